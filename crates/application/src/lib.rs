@@ -1,0 +1,11 @@
+//! The use cases of the task-management service.
+//!
+//! Each service here orchestrates ports (storage, cache, queues), the authorization engine
+//! and the domain rules to carry out one capability (health reporting, registration, login,
+//! tasks, users, cache administration). Nothing here knows about HTTP or about which
+//! database or cache sits behind a port: `http-api` translates requests into calls of these
+//! services, and `server` wires concrete adapters into them.
+
+pub mod health;
+
+pub use health::{DependencyStatus, HealthReport, HealthService};

@@ -1,0 +1,245 @@
+//! Task storage: the repository port and the listing query of contract 7.3.
+
+use async_trait::async_trait;
+use domain::{Priority, Task, TaskChanges, TaskId, TaskStatus, UserId};
+use time::OffsetDateTime;
+
+use crate::PortResult;
+
+/// Whose tasks a listing covers [D-6].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskScope {
+    /// Every task (admins).
+    All,
+    /// The tasks of one owner (everyone else).
+    Owner(UserId),
+}
+
+/// The filters of 7.3, combined with AND; empty vectors and `None` mean "no filter".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskFilters {
+    /// Any of these statuses.
+    pub statuses: Vec<TaskStatus>,
+    /// Any of these priorities.
+    pub priorities: Vec<Priority>,
+    /// Due strictly before this instant (tasks without a due date never match).
+    pub due_before: Option<OffsetDateTime>,
+    /// Due strictly after this instant (tasks without a due date never match).
+    pub due_after: Option<OffsetDateTime>,
+    /// Case-insensitive substring of title or description (at most 200 characters).
+    pub q: Option<String>,
+}
+
+/// The allow-listed `sortBy` columns [D-19].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortColumn {
+    /// `created_at` (default).
+    #[default]
+    CreatedAt,
+    /// `updated_at`.
+    UpdatedAt,
+    /// `title`.
+    Title,
+    /// `due_date`, nulls last in both directions.
+    DueDate,
+    /// `priority`, ordered low < medium < high < urgent.
+    Priority,
+}
+
+impl SortColumn {
+    /// The query-parameter text.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::Title => "title",
+            Self::DueDate => "due_date",
+            Self::Priority => "priority",
+        }
+    }
+
+    /// Reads `sortBy`; an unknown value is silently `created_at` (7.3).
+    #[must_use]
+    pub fn from_query(text: &str) -> Self {
+        [
+            Self::CreatedAt,
+            Self::UpdatedAt,
+            Self::Title,
+            Self::DueDate,
+            Self::Priority,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
+        .unwrap_or_default()
+    }
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortDirection {
+    /// Ascending.
+    Asc,
+    /// Descending (default).
+    #[default]
+    Desc,
+}
+
+impl SortDirection {
+    /// The query-parameter text.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
+
+    /// Reads `order`; anything but `asc` is `desc` (7.3).
+    #[must_use]
+    pub fn from_query(text: &str) -> Self {
+        if text == "asc" { Self::Asc } else { Self::Desc }
+    }
+}
+
+/// Ordering of a listing; ties are always broken by `id` ascending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TaskSort {
+    /// The column.
+    pub column: SortColumn,
+    /// The direction.
+    pub direction: SortDirection,
+}
+
+/// Which slice of the ordered listing to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// `offset = (page - 1) * page_size`, `limit = page_size` (7.3); `page` starts at 1.
+    Offset {
+        /// 1-based page number.
+        page: u32,
+        /// Rows per page.
+        page_size: u32,
+    },
+    /// Keyset pagination: the rows after an opaque cursor returned as
+    /// [`TaskPage::next_cursor`] by the previous call with the same query.
+    After {
+        /// The cursor.
+        cursor: String,
+        /// Rows per page.
+        page_size: u32,
+    },
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::Offset {
+            page: 1,
+            page_size: 10,
+        }
+    }
+}
+
+/// A complete listing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Whose tasks.
+    pub scope: TaskScope,
+    /// Filters.
+    pub filters: TaskFilters,
+    /// Ordering.
+    pub sort: TaskSort,
+    /// Slice.
+    pub page: Page,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPage {
+    /// The tasks of the page, `[]` past the end.
+    pub tasks: Vec<Task>,
+    /// How many non-deleted tasks in scope match the filters (all pages).
+    pub total: u64,
+    /// Cursor for the next page, `None` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// Storage of tasks. Soft-deleted tasks are invisible to every method [D-41].
+#[async_trait]
+pub trait TaskRepository: Send + Sync + 'static {
+    /// Stores a new task (id and timestamps already set by the caller) and returns it as
+    /// stored, timestamps at storage precision.
+    ///
+    /// # Errors
+    /// `Conflict` when the id exists; `Unavailable`/`Timeout`/`Backend` on storage failure.
+    async fn insert(&self, task: &Task) -> PortResult<Task>;
+
+    /// The non-deleted task with this id, or `None`.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Timeout`/`Backend` on storage failure.
+    async fn find_by_id(&self, id: TaskId) -> PortResult<Option<Task>>;
+
+    /// Applies `changes` and sets `updated_at` to `now`, returning the stored task. With
+    /// `expected_updated_at`, the write happens only if the stored `updated_at` still equals
+    /// it (optimistic concurrency, `If-Match`).
+    ///
+    /// # Errors
+    /// `NotFound` when no non-deleted task has this id; `Conflict` when
+    /// `expected_updated_at` does not match; `Unavailable`/`Timeout`/`Backend` on storage
+    /// failure.
+    async fn update(
+        &self,
+        id: TaskId,
+        changes: &TaskChanges,
+        now: OffsetDateTime,
+        expected_updated_at: Option<OffsetDateTime>,
+    ) -> PortResult<Task>;
+
+    /// Marks the task deleted at `now`.
+    ///
+    /// # Errors
+    /// `NotFound` when no non-deleted task has this id; `Unavailable`/`Timeout`/`Backend`
+    /// on storage failure.
+    async fn soft_delete(&self, id: TaskId, now: OffsetDateTime) -> PortResult<()>;
+
+    /// One page of the listing of 7.3.
+    ///
+    /// # Errors
+    /// `Conflict` for a cursor this repository did not issue for this query;
+    /// `Unavailable`/`Timeout`/`Backend` on storage failure.
+    async fn list(&self, query: &TaskQuery) -> PortResult<TaskPage>;
+
+    /// Every non-deleted task of one owner, newest `created_at` first (7.7).
+    ///
+    /// # Errors
+    /// `Unavailable`/`Timeout`/`Backend` on storage failure.
+    async fn list_for_owner(&self, owner: UserId) -> PortResult<Vec<Task>>;
+}
+
+// The port is used as `Arc<dyn TaskRepository>`: keep it object-safe.
+const _: Option<&dyn TaskRepository> = None;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_query_values_fall_back_to_defaults() {
+        assert_eq!(SortColumn::from_query("priority"), SortColumn::Priority);
+        assert_eq!(
+            SortColumn::from_query("id; DROP TABLE"),
+            SortColumn::CreatedAt
+        );
+        assert_eq!(SortColumn::from_query("Title"), SortColumn::CreatedAt);
+        assert_eq!(SortDirection::from_query("asc"), SortDirection::Asc);
+        assert_eq!(SortDirection::from_query("ASC"), SortDirection::Desc);
+        assert_eq!(
+            Page::default(),
+            Page::Offset {
+                page: 1,
+                page_size: 10
+            }
+        );
+    }
+}

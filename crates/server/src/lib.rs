@@ -1,0 +1,13 @@
+//! The `task-api` binary's library half: it reads the configuration, builds the adapters
+//! (PostgreSQL, Redis), wires them into the ports the application services need, and runs
+//! the HTTP server and the background tasks until a shutdown signal.
+//!
+//! `main` and the integration tests call the same [`Application::build`], so tests exercise
+//! exactly what production runs, on port 0.
+
+pub mod bootstrap;
+pub mod config;
+mod startup;
+pub mod telemetry;
+
+pub use startup::{Application, StartOptions, wait_for_database};

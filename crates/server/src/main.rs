@@ -1,0 +1,108 @@
+//! `task-api`: the task-management API server.
+//!
+//! `task-api` (or `task-api serve`) runs the server; `task-api migrate` applies pending
+//! migrations and exits; `task-api healthcheck` asks the local server's `/health` and exits
+//! 0 when it answers 200 (the container health check, D-30).
+
+use std::{io::{Read, Write}, net::TcpStream, process::ExitCode, time::Duration};
+
+use server::{Application, StartOptions, config::Config, telemetry};
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("task-api: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match command.as_str() {
+        "serve" => run_async(serve(config)),
+        "migrate" => run_async(migrate(config)),
+        "healthcheck" => healthcheck(&config),
+        "-h" | "--help" | "help" => {
+            println!("usage: task-api [serve|migrate|healthcheck]");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("task-api: unknown command {other:?}; use serve, migrate or healthcheck");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_async(job: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("task-api: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(job) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "task-api stopped with an error");
+            eprintln!("task-api: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.logging);
+    tracing::info!(environment = ?config.environment, "starting task-api");
+    let started = std::time::Instant::now();
+    let options = StartOptions {
+        handle_signals: true,
+        ..StartOptions::default()
+    };
+    let app = Application::build(config, options).await?;
+    tracing::info!(
+        startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        port = app.port(),
+        "ready to serve"
+    );
+    app.run_until_stopped().await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.logging);
+    let applied = adapters_postgres::migrations::run_pending(config.database.url.expose()).await?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        for version in applied {
+            println!("applied {version}");
+        }
+    }
+    Ok(())
+}
+
+/// A tiny HTTP/1.1 client, so the container image needs no curl or wget.
+fn healthcheck(config: &Config) -> ExitCode {
+    let host = match config.server.host.as_str() {
+        "0.0.0.0" | "::" | "" => "127.0.0.1",
+        other => other,
+    };
+    let probe = || -> std::io::Result<bool> {
+        let mut stream = TcpStream::connect((host, config.server.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(stream, "GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response.starts_with("HTTP/1.1 200"))
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("task-api healthcheck: /health did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("task-api healthcheck: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+DROP INDEX idx_tasks_user_id_created_at;

@@ -1,0 +1,2 @@
+DROP TABLE user_token_revocations;
+DROP TABLE revoked_access_tokens;

@@ -1,0 +1,4 @@
+DROP INDEX idx_tokens_family_id;
+ALTER TABLE tokens
+    DROP COLUMN replaced_by,
+    DROP COLUMN family_id;

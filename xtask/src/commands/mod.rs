@@ -1,0 +1,7 @@
+//! One module per `cargo xtask` subcommand.
+
+pub mod db_reset;
+pub mod dev;
+pub mod migrate;
+pub mod seed;
+pub mod test;
