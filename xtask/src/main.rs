@@ -20,7 +20,8 @@ use clap::{Args, Parser, Subcommand};
 /// Command line of `cargo xtask`.
 #[derive(Debug, Parser)]
 #[command(
-    name = "cargo xtask",
+    name = "xtask",
+    bin_name = "cargo xtask",
     about = "Developer tasks: dev server, tests, migrations, seed data"
 )]
 struct Cli {

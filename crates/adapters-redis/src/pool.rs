@@ -113,6 +113,11 @@ impl RedisPool {
         }
     }
 
+    /// Closes the pool at shutdown: idle connections are dropped and later checkouts fail.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
     /// Checks a connection out of the pool (bounded by the pool's timeouts).
     ///
     /// # Errors

@@ -44,8 +44,7 @@ async fn an_invalid_url_is_rejected_at_build_time() {
 
 #[tokio::test]
 async fn a_password_with_special_characters_survives_the_built_url() {
-    // The server has no password: a wrong one would be refused, so instead check that the
-    // parsed connection info carries the password exactly.
+    // The shared test server has no password, so check what redis-rs parses out of it.
     use redis::IntoConnectionInfo;
     let url = RedisSettings::url_from_parts("127.0.0.1", 6379, "p@ss:w/rd %", 3);
     let info = url.as_str().into_connection_info().expect("parses");

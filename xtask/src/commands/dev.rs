@@ -79,7 +79,6 @@ pub async fn run(global: &GlobalOpts, args: &DevArgs) -> Result<i32> {
     super::migrate::prepare(&pg).await?;
     super::seed::seed(&pg).await?;
 
-    let binary = build_server(args.release)?;
     let admin = super::seed::demo_admin();
     let env = server_env(
         &pg.app_url,
@@ -93,6 +92,10 @@ pub async fn run(global: &GlobalOpts, args: &DevArgs) -> Result<i32> {
     let host = reachable_host(value(&env, "HOST"));
     let base = base_url(&host, port);
 
+    if !net::port_is_free(port) {
+        bail!("port {port} is already in use (another server running?); set PORT to another port");
+    }
+    let binary = build_server(args.release)?;
     if redis.is_none() {
         println!("xtask: REDIS_URL left unset: the server runs L1-only (in-process cache)");
     }

@@ -27,9 +27,12 @@
 //! preflights consuming tokens as legacy behaviour.
 //!
 //! Panics: [`CatchPanic`] answers with an `Err` whose response already carries the security
-//! headers, `X-Request-ID` and the CORS headers (outer layers cannot modify an `Err`); outer
-//! layers ([`RequestMetrics`], [`RequestId`]) still record its 500 status. Any position of
-//! `CatchPanic` works; the one above follows the contract.
+//! headers, `X-Request-ID` and the CORS headers (no layer can modify an `Err` response, and the
+//! request is gone after a panic). [`RequestMetrics`] counts the 500 whether it sits inside
+//! `CatchPanic` (its future is dropped unfinished during the panic) or outside (it sees the
+//! `Err`); [`RequestId`] outside logs it with status 500. Inner middleware of the application
+//! should answer with responses (see [`json_error`]) rather than `Err`, so that the layers
+//! above can decorate them.
 //!
 //! The rate limiter and the request counters must be shared by all workers: build
 //! [`RateLimit`], [`Cors`] and the `Arc<RequestStats>` once and clone them into the app factory.
@@ -43,6 +46,8 @@ mod rate_limit;
 mod request_id;
 mod request_metrics;
 mod security_headers;
+#[cfg(test)]
+mod test_support;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -367,5 +372,57 @@ mod tests {
             .await
             .expect("body");
         assert_eq!(body, r#"{"error":"x"}"#);
+    }
+
+    #[test]
+    fn the_metrics_facade_gets_route_templates_statuses_and_rate_limit_refusals() {
+        let recorder = test_support::TestRecorder::default();
+        metrics::with_local_recorder(&recorder, || {
+            actix_web::rt::System::new().block_on(async {
+                let app = pipeline!(limit(2), Arc::new(RequestStats::new()));
+                for path in [
+                    "/api/v1/tasks/1",
+                    "/api/v1/tasks/2",
+                    "/api/v1/tasks/3",
+                    "/x",
+                ] {
+                    let req = atest::TestRequest::get()
+                        .uri(path)
+                        .peer_addr(from("203.0.113.5"))
+                        .to_request();
+                    atest::call_service(&app, req).await;
+                }
+                let boom = atest::TestRequest::get()
+                    .uri("/api/v1/boom")
+                    .peer_addr(from("203.0.113.6"))
+                    .to_request();
+                app.call(boom)
+                    .await
+                    .expect_err("panic answered as an error response");
+            });
+        });
+        let value = |key: &str| recorder.value(key);
+        assert_eq!(
+            value("http_requests_total{method=GET,route=/api/v1/tasks/{id},status=200}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            value("http_requests_total{method=GET,route=/api/v1/tasks/{id},status=429}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value("http_requests_total{method=GET,route=unmatched,status=429}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value("http_requests_total{method=GET,route=/api/v1/boom,status=500}"),
+            Some(1.0)
+        );
+        assert_eq!(value("http_rate_limited_total"), Some(2.0));
+        assert_eq!(
+            value("http_request_duration_seconds{method=GET,route=/api/v1/tasks/{id}}"),
+            Some(3.0)
+        );
+        assert_eq!(value("http_requests_in_flight"), Some(0.0));
     }
 }

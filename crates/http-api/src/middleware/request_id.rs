@@ -244,10 +244,11 @@ mod tests {
                 atest::call_service(&app, req).await;
             });
         };
-        // Register the callsites first (other tests in parallel threads may hit them at the
-        // same moment, racing tracing's interest cache); installing the subscriber below then
-        // recomputes their interest with it included.
-        serve_one();
+        // tracing caches each callsite's interest globally. With a single registered
+        // dispatcher it asks only the *registering thread's* default, so a parallel test thread
+        // hitting our callsites first would disable them for good. A second live dispatcher
+        // makes every registration consult all of them, ours included.
+        let _second = tracing::Dispatch::new(tracing_subscriber::registry());
         tracing::subscriber::with_default(subscriber, || {
             tracing::callsite::rebuild_interest_cache();
             serve_one();
