@@ -95,8 +95,10 @@ pub fn build_app(
         })
         .default_service(web::to(errors::route_not_found))
         .wrap(BodyLimit::new(MAX_BODY_BYTES))
-        .wrap(pipeline.cors)
+        // CORS sits outside the limiter so that a 429 carries CORS headers (D-26); this is the
+        // one departure from section 3's order, and it spares preflights a token.
         .wrap(pipeline.rate_limit)
+        .wrap(pipeline.cors)
         .wrap(SecurityHeaders)
         .wrap(RequestMetrics::new(pipeline.request_stats))
         .wrap(CatchPanic)

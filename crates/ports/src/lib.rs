@@ -12,6 +12,7 @@ pub mod authz;
 pub mod clock;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod invalidation;
 pub mod jobs;
 pub mod kv;
@@ -27,9 +28,10 @@ pub use health::HealthProbe;
 pub use invalidation::{InvalidationBus, InvalidationEvent, InvalidationMessage};
 pub use jobs::{JobEnvelope, JobQueue, JobType, LeasedJob, QueueSizes};
 pub use kv::KeyValueStore;
+pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyStore, StoredResponse};
 pub use tasks::{
-    Page, SortColumn, SortDirection, TaskFilters, TaskPage, TaskQuery, TaskRepository, TaskScope,
-    TaskSort,
+    CursorKey, Page, SortColumn, SortDirection, TaskCursor, TaskFilters, TaskPage, TaskQuery,
+    TaskRepository, TaskScope, TaskSort,
 };
 pub use tokens::{RefreshTokenRecord, RefreshTokenStore, RevocationStore, RotateOutcome};
 pub use users::{NewUser, UserRecord, UserRepository};

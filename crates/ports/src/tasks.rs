@@ -111,6 +111,67 @@ pub struct TaskSort {
     pub direction: SortDirection,
 }
 
+/// The position just after one row of an ordered listing, for keyset pagination: the row's
+/// sort key and id. Unlike an offset it stays valid while rows are inserted or deleted before
+/// it, so deep or live lists neither skip nor repeat rows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskCursor {
+    /// The ordering the cursor belongs to; a cursor is only meaningful with the same sort.
+    pub sort: TaskSort,
+    /// The sort-column value of the last row seen.
+    pub key: CursorKey,
+    /// The id of the last row seen (the tie-breaker).
+    pub id: TaskId,
+}
+
+/// The sort-column value stored in a [`TaskCursor`]; which variant fits which column is
+/// checked by [`TaskCursor::fits_sort`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CursorKey {
+    /// `created_at` or `updated_at`.
+    Timestamp(OffsetDateTime),
+    /// `title`.
+    Title(String),
+    /// `priority`.
+    Priority(Priority),
+    /// `due_date`; `None` means the row was in the trailing block of tasks without a due date.
+    DueDate(Option<OffsetDateTime>),
+}
+
+impl TaskCursor {
+    /// The cursor that continues a listing ordered by `sort` after `task`.
+    #[must_use]
+    pub fn after(task: &Task, sort: TaskSort) -> Self {
+        let key = match sort.column {
+            SortColumn::CreatedAt => CursorKey::Timestamp(task.created_at),
+            SortColumn::UpdatedAt => CursorKey::Timestamp(task.updated_at),
+            SortColumn::Title => CursorKey::Title(task.title.clone()),
+            SortColumn::DueDate => CursorKey::DueDate(task.due_date),
+            SortColumn::Priority => CursorKey::Priority(task.priority),
+        };
+        Self {
+            sort,
+            key,
+            id: task.id,
+        }
+    }
+
+    /// True when the key variant is the one of the cursor's sort column, so that a decoded
+    /// (client-supplied) cursor can be refused before it reaches storage.
+    #[must_use]
+    pub fn fits_sort(&self) -> bool {
+        matches!(
+            (self.sort.column, &self.key),
+            (
+                SortColumn::CreatedAt | SortColumn::UpdatedAt,
+                CursorKey::Timestamp(_)
+            ) | (SortColumn::Title, CursorKey::Title(_))
+                | (SortColumn::DueDate, CursorKey::DueDate(_))
+                | (SortColumn::Priority, CursorKey::Priority(_))
+        )
+    }
+}
+
 /// Which slice of the ordered listing to return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Page {
@@ -121,14 +182,24 @@ pub enum Page {
         /// Rows per page.
         page_size: u32,
     },
-    /// Keyset pagination: the rows after an opaque cursor returned as
-    /// [`TaskPage::next_cursor`] by the previous call with the same query.
+    /// Keyset pagination: the rows after a cursor returned as [`TaskPage::next_cursor`] by an
+    /// earlier call with the same sort. The cursor's sort must equal the query's.
     After {
-        /// The cursor.
-        cursor: String,
+        /// The position to continue after.
+        cursor: TaskCursor,
         /// Rows per page.
         page_size: u32,
     },
+}
+
+impl Page {
+    /// Rows per page.
+    #[must_use]
+    pub const fn page_size(&self) -> u32 {
+        match self {
+            Self::Offset { page_size, .. } | Self::After { page_size, .. } => *page_size,
+        }
+    }
 }
 
 impl Default for Page {
@@ -160,8 +231,8 @@ pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// How many non-deleted tasks in scope match the filters (all pages).
     pub total: u64,
-    /// Cursor for the next page, `None` on the last one.
-    pub next_cursor: Option<String>,
+    /// Where the next page starts, `None` when no row follows this page.
+    pub next_cursor: Option<TaskCursor>,
 }
 
 /// Storage of tasks. Soft-deleted tasks are invisible to every method [D-41].
@@ -196,18 +267,25 @@ pub trait TaskRepository: Send + Sync + 'static {
         expected_updated_at: Option<OffsetDateTime>,
     ) -> PortResult<Task>;
 
-    /// Marks the task deleted at `now`.
+    /// Marks the task deleted at `now`. With `expected_updated_at`, only if the stored
+    /// `updated_at` still equals it (`If-Match`).
     ///
     /// # Errors
-    /// `NotFound` when no non-deleted task has this id; `Unavailable`/`Timeout`/`Backend`
-    /// on storage failure.
-    async fn soft_delete(&self, id: TaskId, now: OffsetDateTime) -> PortResult<()>;
+    /// `NotFound` when no non-deleted task has this id; `Conflict` when
+    /// `expected_updated_at` does not match; `Unavailable`/`Timeout`/`Backend` on storage
+    /// failure.
+    async fn soft_delete(
+        &self,
+        id: TaskId,
+        now: OffsetDateTime,
+        expected_updated_at: Option<OffsetDateTime>,
+    ) -> PortResult<()>;
 
     /// One page of the listing of 7.3.
     ///
     /// # Errors
-    /// `Conflict` for a cursor this repository did not issue for this query;
-    /// `Unavailable`/`Timeout`/`Backend` on storage failure.
+    /// `Conflict` for a cursor whose sort differs from the query's or whose key does not fit
+    /// its sort column; `Unavailable`/`Timeout`/`Backend` on storage failure.
     async fn list(&self, query: &TaskQuery) -> PortResult<TaskPage>;
 
     /// Every non-deleted task of one owner, newest `created_at` first (7.7).

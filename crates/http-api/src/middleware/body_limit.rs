@@ -1,4 +1,4 @@
-//! Early refusal of oversized bodies (contract 1.2, [D-37]).
+//! Early refusal of oversized bodies (contract 1.2, \[D-37\]).
 //!
 //! A request announcing a `Content-Length` above the limit is answered 413 before any handler
 //! runs or any byte of the body is read. Bodies without `Content-Length` (chunked) are limited

@@ -1,4 +1,4 @@
-//! Resolution of the client address behind trusted proxies (contract 3.4, [D-26]).
+//! Resolution of the client address behind trusted proxies (contract 3.4, \[D-26\]).
 //!
 //! Each proxy appends the address of its own peer to `X-Forwarded-For`, so only the entries
 //! written by proxies we trust can be believed. Walking the list from the right and skipping

@@ -1,7 +1,7 @@
 //! CORS exactly as contract section 3.3 (hand-written: `actix-cors` cannot express the
 //! same-origin-by-`Host` rule nor the 403-with-empty-body rejection).
 //!
-//! Placement [D-26]: this layer sits *outside* the rate limiter. The decision is taken from
+//! Placement \[D-26\]: this layer sits *outside* the rate limiter. The decision is taken from
 //! the request headers before inner layers run and then applied to whatever they return, so a
 //! 429 (or a 413, a 404, an error) sent to an allowed origin carries the CORS headers and the
 //! browser can read it. A consequence, chosen on purpose: preflights and disallowed origins are
@@ -24,7 +24,7 @@ use super::catch_panic::PanicScope;
 /// Preflight cache lifetime: 12 hours.
 const MAX_AGE_SECONDS: &str = "43200";
 
-/// Configuration of [`Cors`] (`CORS_ORIGINS`, `CORS_METHODS`, `CORS_HEADERS`, [D-27]).
+/// Configuration of [`Cors`] (`CORS_ORIGINS`, `CORS_METHODS`, `CORS_HEADERS`, \[D-27\]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorsSettings {
     /// Origins allowed to make credentialed cross-origin calls, compared exactly

@@ -19,7 +19,7 @@
 //!
 //! Outermost to innermost this is: access log, panic recovery, request metrics, security
 //! headers, CORS, rate limiting, body limit, routing. It is the contract's order with one
-//! exception, which the contract itself asks for ([D-26]: CORS headers on 429 responses):
+//! exception, which the contract itself asks for (\[D-26\]: CORS headers on 429 responses):
 //! CORS sits outside the rate limiter. [`Cors`] decides from the request headers before inner
 //! layers run and applies its headers to whatever they return, so a 429 for an allowed origin
 //! is readable by the browser. Consequences, chosen on purpose: preflights (answered 204 by

@@ -1,4 +1,4 @@
-//! Per-client token-bucket rate limiting (contract section 3.4, [D-26]).
+//! Per-client token-bucket rate limiting (contract section 3.4, \[D-26\]).
 //!
 //! One governor keyed limiter is shared by all workers of an instance: build [`RateLimit`]
 //! once and clone it into the app factory (clones share the buckets). The server calls

@@ -82,7 +82,9 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let id = request_id_of(&req);
         let header_value = HeaderValue::from_str(&id).ok();
-        let span = tracing::info_span!(
+        // ERROR level so that the span is enabled whenever any event is (a `warn` filter
+        // would otherwise disable an INFO span and strip request_id from warnings).
+        let span = tracing::error_span!(
             "http_request",
             request_id = %id,
             method = %req.method(),
@@ -120,7 +122,11 @@ where
                 log_span.record("latency_ms", latency_ms);
                 // The span (entered here) carries request_id, method, path, route, status and
                 // latency_ms, so the event needs no fields of its own.
-                tracing::info!("request completed");
+                if status.is_server_error() {
+                    tracing::warn!("request completed");
+                } else {
+                    tracing::info!("request completed");
+                }
                 result
             }
             .instrument(span),

@@ -1,4 +1,4 @@
-//! Request counters for `/metrics` (contract section 10.4, [D-25]).
+//! Request counters for `/metrics` (contract section 10.4, \[D-25\]).
 //!
 //! Two representations of the same observations: the `metrics` facade (Prometheus text,
 //! labelled by route template so cardinality stays bounded) and [`RequestStats`], the

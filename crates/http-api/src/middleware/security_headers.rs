@@ -1,6 +1,6 @@
 //! The security headers of contract section 3.2, set on every response.
 //!
-//! The service is the single source of these headers [D-32], so they are *set* (replacing any
+//! The service is the single source of these headers \[D-32\], so they are *set* (replacing any
 //! value an inner layer may have written) rather than appended.
 
 use std::future::{Ready, ready};
