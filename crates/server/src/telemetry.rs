@@ -1,7 +1,7 @@
 //! Logging and metrics set-up: `tracing` to stdout (JSON or text), and the one Prometheus
 //! recorder of the process.
 
-use std::sync::OnceLock;
+use std::{io::IsTerminal, sync::OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -19,7 +19,9 @@ pub fn init_logging(config: &LoggingConfig) {
         LogFormat::Json => registry
             .with(fmt::layer().json().flatten_event(true).with_current_span(true))
             .try_init(),
-        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
     };
     if result.is_err() {
         tracing::debug!("a tracing subscriber was already installed");
