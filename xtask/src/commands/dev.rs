@@ -197,8 +197,13 @@ pub async fn supervise(
 /// Sends `sig` to the server; returns the raw signal number when it was delivered.
 pub fn forward(pid: Option<u32>, sig: rustix::process::Signal) -> Option<i32> {
     let pid = rustix::process::Pid::from_raw(i32::try_from(pid?).ok()?)?;
+    let name = match sig.as_raw() {
+        2 => "SIGINT".to_owned(),
+        15 => "SIGTERM".to_owned(),
+        other => format!("signal {other}"),
+    };
     println!(
-        "xtask: forwarding {sig:?} to the server (pid {})",
+        "xtask: forwarding {name} to the server (pid {})",
         pid.as_raw_pid()
     );
     rustix::process::kill_process(pid, sig).ok()?;
