@@ -161,8 +161,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_redis_probe_that_never_answers_is_down_after_the_timeout() {
-        let service =
-            HealthService::new(Arc::new(FixedProbe(true)), Some(Arc::new(HangingProbe)));
+        let service = HealthService::new(Arc::new(FixedProbe(true)), Some(Arc::new(HangingProbe)));
         let report = service.check().await;
         assert_eq!(report.redis, Some(DependencyStatus::Down));
     }

@@ -4,12 +4,19 @@
 //! migrations and exits; `task-api healthcheck` asks the local server's `/health` and exits
 //! 0 when it answers 200 (the container health check, D-30).
 
-use std::{io::{Read, Write}, net::TcpStream, process::ExitCode, time::Duration};
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    process::ExitCode,
+    time::Duration,
+};
 
 use server::{Application, StartOptions, config::Config, telemetry};
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -33,7 +40,10 @@ fn main() -> ExitCode {
 }
 
 fn run_async(job: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("task-api: cannot start the async runtime: {error}");
@@ -43,7 +53,10 @@ fn run_async(job: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     match runtime.block_on(job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "task-api stopped with an error");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "task-api stopped with an error"
+            );
             eprintln!("task-api: {error:#}");
             ExitCode::FAILURE
         }
@@ -89,7 +102,10 @@ fn healthcheck(config: &Config) -> ExitCode {
     let probe = || -> std::io::Result<bool> {
         let mut stream = TcpStream::connect((host, config.server.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(stream, "GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+        write!(
+            stream,
+            "GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
         Ok(response.starts_with("HTTP/1.1 200"))

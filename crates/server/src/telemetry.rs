@@ -17,7 +17,12 @@ pub fn init_logging(config: &LoggingConfig) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match config.format {
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
             .try_init(),
         LogFormat::Text => registry
             .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))

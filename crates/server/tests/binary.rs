@@ -14,7 +14,11 @@ use testkit::TestDatabase;
 const BINARY: &str = env!("CARGO_BIN_EXE_task-api");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn command(database: &TestDatabase, port: u16) -> Command {
@@ -47,19 +51,32 @@ async fn production_without_secrets_refuses_to_start() {
     let output = command(&database, free_port())
         .env("ENVIRONMENT", "production")
         // DATABASE_URL wins over DB_PASSWORD, so the password check reads the URL's.
-        .env("DATABASE_URL", "postgres://postgres:set@127.0.0.1:5432/unused")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:set@127.0.0.1:5432/unused",
+        )
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("JWT secret must be set in production"), "{stderr}");
+    assert!(
+        stderr.contains("JWT secret must be set in production"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn migrate_reports_an_up_to_date_database() {
     let database = TestDatabase::new().await;
-    let output = command(&database, free_port()).arg("migrate").output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = command(&database, free_port())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("database is up to date"));
 }
 
@@ -67,7 +84,12 @@ async fn migrate_reports_an_up_to_date_database() {
 async fn healthcheck_fails_without_a_server_and_passes_with_one_then_sigterm_drains() {
     let database = TestDatabase::new().await;
     let port = free_port();
-    let probe = || command(&database, port).arg("healthcheck").output().unwrap();
+    let probe = || {
+        command(&database, port)
+            .arg("healthcheck")
+            .output()
+            .unwrap()
+    };
     assert!(!probe().status.success(), "no server is running yet");
 
     let mut server = command(&database, port)

@@ -20,10 +20,7 @@ async fn health_reports_database_and_redis_up() {
     let app = spawn_app().await;
     let response = app.get("/health").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/json"
-    );
+    assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "healthy");
     assert_eq!(body["service"], "task-manager-backend");
@@ -53,7 +50,10 @@ async fn ready_and_live_answer() {
     let app = spawn_app().await;
     let ready = app.get("/ready").await;
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<Value>().await.unwrap(), serde_json::json!({"ready": true}));
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        serde_json::json!({"ready": true})
+    );
 
     let live = app.get("/live").await;
     assert_eq!(live.status(), 200);
@@ -87,7 +87,9 @@ async fn metrics_json_counts_requests_by_status_and_route_template() {
     assert_eq!(application["endpoint_calls"]["GET "], 1);
     assert!(application["avg_request_duration_ms"].as_f64().unwrap() >= 0.0);
     assert!(is_rfc3339_utc(application["start_time"].as_str().unwrap()));
-    assert!(is_rfc3339_utc(application["last_request"].as_str().unwrap()));
+    assert!(is_rfc3339_utc(
+        application["last_request"].as_str().unwrap()
+    ));
 
     let system = &body["system"];
     assert!(system["uptime"].as_u64().unwrap() > 0);
@@ -134,10 +136,13 @@ async fn metrics_text_parses_as_the_prometheus_exposition_format() {
             .filter(|s| s.name == "http_requests_total")
             .collect::<Vec<_>>();
         assert!(
-            request_series.iter().any(|s| s.labels.get("route").map(String::as_str)
-                == Some("/health")
-                && s.labels.get("method").map(String::as_str) == Some("GET")
-                && s.labels.get("status").map(String::as_str) == Some("200")),
+            request_series
+                .iter()
+                .any(
+                    |s| s.labels.get("route").map(String::as_str) == Some("/health")
+                        && s.labels.get("method").map(String::as_str) == Some("GET")
+                        && s.labels.get("status").map(String::as_str) == Some("200")
+                ),
             "{text}"
         );
         assert!(
@@ -153,7 +158,11 @@ async fn metrics_text_parses_as_the_prometheus_exposition_format() {
                     && s.labels.get("le").map(String::as_str) == Some("0.005")),
             "explicit histogram buckets: {text}"
         );
-        assert!(samples.iter().any(|s| s.name == "process_start_time_seconds"));
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.name == "process_start_time_seconds")
+        );
     }
     app.stop().await;
 }
@@ -186,10 +195,11 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
         let family = ["_bucket", "_sum", "_count"]
             .iter()
             .find_map(|suffix| {
-                sample
-                    .name
-                    .strip_suffix(suffix)
-                    .filter(|base| families.get(*base).is_some_and(|k| k == "histogram" || k == "summary"))
+                sample.name.strip_suffix(suffix).filter(|base| {
+                    families
+                        .get(*base)
+                        .is_some_and(|k| k == "histogram" || k == "summary")
+                })
             })
             .unwrap_or(&sample.name);
         assert!(families.contains_key(family), "sample without TYPE: {line}");
@@ -203,7 +213,10 @@ fn parse_sample(line: &str) -> Sample {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .unwrap_or(line.len());
     let name = &line[..name_end];
-    assert!(!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()), "bad name: {line}");
+    assert!(
+        !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()),
+        "bad name: {line}"
+    );
     let mut rest = &line[name_end..];
     let mut labels = HashMap::new();
     if let Some(after_brace) = rest.strip_prefix('{') {
@@ -218,7 +231,11 @@ fn parse_sample(line: &str) -> Sample {
                     break;
                 }
                 '=' => {
-                    assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "label value must be quoted: {line}");
+                    assert_eq!(
+                        chars.next().map(|(_, c)| c),
+                        Some('"'),
+                        "label value must be quoted: {line}"
+                    );
                     let mut value = String::new();
                     loop {
                         let (_, c) = chars.next().expect("unterminated label value");

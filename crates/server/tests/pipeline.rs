@@ -22,7 +22,8 @@ fn test_routes(cfg: &mut web::ServiceConfig) {
     )
     .route(
         "/test/echo",
-        web::post().to(|body: web::Json<Value>| async move { HttpResponse::Ok().json(body.into_inner()) }),
+        web::post()
+            .to(|body: web::Json<Value>| async move { HttpResponse::Ok().json(body.into_inner()) }),
     );
 }
 
@@ -34,11 +35,19 @@ async fn unknown_routes_get_the_json_404_body() {
         (reqwest::Method::POST, "/what"),
         (reqwest::Method::DELETE, "/health"),
     ] {
-        let response = app.client.request(method, app.url(path)).send().await.unwrap();
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 404, "{path}");
         assert_security_headers(&response);
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body, json!({"error": "not_found", "message": "Route not found"}));
+        assert_eq!(
+            body,
+            json!({"error": "not_found", "message": "Route not found"})
+        );
     }
     app.stop().await;
 }
@@ -50,7 +59,10 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
         let response = app.get("/test/panic").await;
         assert_eq!(response.status(), 500);
         assert_security_headers(&response);
-        assert_eq!(response.text().await.unwrap(), r#"{"error":"internal server error"}"#);
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"error":"internal server error"}"#
+        );
         let next = app.get("/health").await;
         assert_eq!(next.status(), 200);
     }
@@ -118,7 +130,9 @@ async fn bodies_over_one_mebibyte_are_refused_with_413() {
     let response = app
         .client
         .post(app.url("/test/echo"))
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
@@ -127,7 +141,13 @@ async fn bodies_over_one_mebibyte_are_refused_with_413() {
     assert_eq!(body["error"], "request_too_large");
     // A body just under the limit is fine.
     let fits = format!(r#"{{"a":"{}"}}"#, "x".repeat(1024 * 1024 - 100));
-    let response = app.client.post(app.url("/test/echo")).body(fits).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/test/echo"))
+        .body(fits)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     app.stop().await;
 }
@@ -143,9 +163,18 @@ async fn cors_allows_configured_origins_and_rejects_others() {
         .await
         .unwrap();
     assert_eq!(allowed.status(), 200);
-    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:3000");
-    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
-    assert_eq!(allowed.headers()["access-control-expose-headers"], "Content-Length");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-expose-headers"],
+        "Content-Length"
+    );
 
     let denied = app
         .client
@@ -156,12 +185,22 @@ async fn cors_allows_configured_origins_and_rejects_others() {
         .unwrap();
     assert_eq!(denied.status(), 403);
     assert_security_headers(&denied);
-    assert!(denied.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     assert_eq!(denied.text().await.unwrap(), "");
 
     let no_origin = app.get("/health").await;
     assert_eq!(no_origin.status(), 200);
-    assert!(no_origin.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        no_origin
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     app.stop().await;
 }
 
@@ -188,19 +227,28 @@ async fn cors_preflight_from_an_allowed_origin_is_answered_204() {
         .request(reqwest::Method::OPTIONS, app.url("/api/v1/tasks"))
         .header("Origin", "http://host.docker.internal")
         .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "Content-Type, Authorization")
+        .header(
+            "Access-Control-Request-Headers",
+            "Content-Type, Authorization",
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
     let headers = response.headers();
-    assert_eq!(headers["access-control-allow-origin"], "http://host.docker.internal");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://host.docker.internal"
+    );
     assert_eq!(headers["access-control-max-age"], "43200");
     let methods = headers["access-control-allow-methods"].to_str().unwrap();
     for method in ["GET", "POST", "PUT", "DELETE", "OPTIONS"] {
         assert!(methods.contains(method), "{methods}");
     }
-    let allowed_headers = headers["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    let allowed_headers = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
     for header in ["origin", "content-type", "authorization"] {
         assert!(allowed_headers.contains(header), "{allowed_headers}");
     }
@@ -251,9 +299,16 @@ async fn over_the_limit_answers_429_with_retry_after_and_cors_headers() {
     let limited = send().await.unwrap();
     assert_eq!(limited.status(), 429);
     assert_security_headers(&limited);
-    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert_eq!(limited.headers()["access-control-allow-origin"], "http://localhost:3000");
+    assert_eq!(
+        limited.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
     assert_eq!(
         limited.json::<Value>().await.unwrap(),
         json!({"error": "rate limit exceeded"})

@@ -15,7 +15,10 @@ use testkit::{TcpProxy, TestDatabase, TestRedis};
 fn through_proxy(url: &str, proxy: SocketAddr) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
-    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@")).unwrap_or_default();
+    let credentials = authority
+        .rsplit_once('@')
+        .map(|(c, _)| format!("{c}@"))
+        .unwrap_or_default();
     format!("{scheme}://{credentials}{proxy}/{path}")
 }
 
@@ -41,7 +44,10 @@ async fn database_outage_gives_503_and_the_server_recovers_by_itself() {
     let redis = TestRedis::new().await;
     let proxy = TcpProxy::start(target_of(&database.url, 5432)).await;
     let mut vars = base_vars(&database, &redis);
-    vars.insert("DATABASE_URL".into(), through_proxy(&database.url, proxy.address()));
+    vars.insert(
+        "DATABASE_URL".into(),
+        through_proxy(&database.url, proxy.address()),
+    );
     let app = start(vars, database, redis, None).await;
     assert_eq!(app.get("/ready").await.status(), 200);
 
@@ -70,7 +76,10 @@ async fn database_outage_gives_503_and_the_server_recovers_by_itself() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(recovered, "the server did not recover after the database returned");
+    assert!(
+        recovered,
+        "the server did not recover after the database returned"
+    );
     assert_eq!(app.get("/health").await.status(), 200);
     app.stop().await;
 }

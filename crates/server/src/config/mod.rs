@@ -175,7 +175,10 @@ impl Config {
                 )?,
             },
             cors: CorsConfig {
-                origins: v.list("CORS_ORIGINS", "http://localhost:3000,http://host.docker.internal"),
+                origins: v.list(
+                    "CORS_ORIGINS",
+                    "http://localhost:3000,http://host.docker.internal",
+                ),
                 methods: v.list("CORS_METHODS", "GET,POST,PUT,DELETE,OPTIONS"),
                 headers: v.list("CORS_HEADERS", "Origin,Content-Type,Authorization"),
             },
@@ -208,7 +211,9 @@ impl Config {
         }
         let secret = self.auth.jwt_secret.expose();
         if secret.is_empty() || secret == DEVELOPMENT_JWT_SECRET || secret == LEGACY_JWT_SECRET {
-            return Err(ConfigError::Production("JWT secret must be set in production"));
+            return Err(ConfigError::Production(
+                "JWT secret must be set in production",
+            ));
         }
         Ok(())
     }
@@ -239,7 +244,11 @@ fn database_config(v: &Vars<'_>) -> Result<DatabaseConfig, ConfigError> {
             let credentials = if password.is_empty() {
                 parse::percent_encode(&user)
             } else {
-                format!("{}:{}", parse::percent_encode(&user), parse::percent_encode(&password))
+                format!(
+                    "{}:{}",
+                    parse::percent_encode(&user),
+                    parse::percent_encode(&password)
+                )
             };
             let url = format!(
                 "postgres://{credentials}@{}:{port}/{}?sslmode={}",
@@ -289,7 +298,10 @@ fn redis_config(v: &Vars<'_>) -> Result<RedisConfig, ConfigError> {
 }
 
 fn admin_bootstrap(v: &Vars<'_>) -> Result<Option<AdminBootstrap>, ConfigError> {
-    match (v.get("ADMIN_BOOTSTRAP_EMAIL"), v.get("ADMIN_BOOTSTRAP_PASSWORD")) {
+    match (
+        v.get("ADMIN_BOOTSTRAP_EMAIL"),
+        v.get("ADMIN_BOOTSTRAP_PASSWORD"),
+    ) {
         (None, None) => Ok(None),
         (Some(email), Some(password)) => Ok(Some(AdminBootstrap {
             email: email.to_owned(),

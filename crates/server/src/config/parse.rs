@@ -52,7 +52,11 @@ impl<'a> Vars<'a> {
         self.get(name).unwrap_or(default).to_owned()
     }
 
-    pub(super) fn number<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+    pub(super) fn number<T: FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
         match self.get(name) {
             None => Ok(default),
             Some(text) => text
@@ -87,11 +91,19 @@ impl<'a> Vars<'a> {
             None => Ok(default),
             Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
             Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
-            Some(other) => Err(ConfigError::invalid(name, other, "a boolean (true or false)")),
+            Some(other) => Err(ConfigError::invalid(
+                name,
+                other,
+                "a boolean (true or false)",
+            )),
         }
     }
 
-    pub(super) fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    pub(super) fn duration(
+        &self,
+        name: &'static str,
+        default: &str,
+    ) -> Result<Duration, ConfigError> {
         let text = self.get(name).unwrap_or(default);
         domain::duration::parse_duration(text)
             .map_err(|_| ConfigError::invalid(name, text, "a duration such as 30s, 15m or 1h30m"))
@@ -104,7 +116,11 @@ impl<'a> Vars<'a> {
     ) -> Result<Duration, ConfigError> {
         let value = self.duration(name, default)?;
         if value.is_zero() {
-            Err(ConfigError::invalid(name, "0", "a duration greater than zero"))
+            Err(ConfigError::invalid(
+                name,
+                "0",
+                "a duration greater than zero",
+            ))
         } else {
             Ok(value)
         }
@@ -133,7 +149,9 @@ impl<'a> Vars<'a> {
 }
 
 fn split_list(text: &str) -> impl Iterator<Item = &str> {
-    text.split(',').map(str::trim).filter(|item| !item.is_empty())
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// The password component of a URL (`scheme://user:password@host/...`), or empty.

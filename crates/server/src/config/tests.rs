@@ -36,7 +36,10 @@ fn defaults_match_the_contract() {
     assert_eq!(config.database.max_open_conns, 25);
     assert_eq!(config.database.max_idle_conns, 10);
     assert_eq!(config.database.conn_max_lifetime, Duration::from_secs(3600));
-    assert_eq!(config.database.conn_max_idle_time, Duration::from_secs(1800));
+    assert_eq!(
+        config.database.conn_max_idle_time,
+        Duration::from_secs(1800)
+    );
     assert_eq!(config.redis.url.expose(), "redis://localhost:6379/0");
     assert_eq!(config.redis.pool_size, 10);
     assert_eq!(config.redis.min_idle_conns, 5);
@@ -47,7 +50,10 @@ fn defaults_match_the_contract() {
     assert_eq!(config.redis.key_prefix, "");
     assert_eq!(config.auth.jwt_secret.expose(), DEVELOPMENT_JWT_SECRET);
     assert_eq!(config.auth.access_token_ttl, Duration::from_secs(3600));
-    assert_eq!(config.auth.refresh_token_ttl, Duration::from_secs(168 * 3600));
+    assert_eq!(
+        config.auth.refresh_token_ttl,
+        Duration::from_secs(168 * 3600)
+    );
     assert_eq!(config.auth.bcrypt_cost, 10);
     assert!(config.rate_limit.enabled);
     assert_eq!(config.rate_limit.requests_per_minute, 100);
@@ -58,8 +64,14 @@ fn defaults_match_the_contract() {
         config.cors.origins,
         ["http://localhost:3000", "http://host.docker.internal"]
     );
-    assert_eq!(config.cors.methods, ["GET", "POST", "PUT", "DELETE", "OPTIONS"]);
-    assert_eq!(config.cors.headers, ["Origin", "Content-Type", "Authorization"]);
+    assert_eq!(
+        config.cors.methods,
+        ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+    );
+    assert_eq!(
+        config.cors.headers,
+        ["Origin", "Content-Type", "Authorization"]
+    );
     assert_eq!(config.worker_concurrency, 4);
     assert_eq!(config.worker_poll_interval, Duration::from_secs(5));
     assert_eq!(config.logging.level, "info");
@@ -155,10 +167,20 @@ fn an_unparsable_value_names_its_variable() {
 #[test]
 fn booleans_accept_every_documented_spelling() {
     for text in ["1", "t", "T", "TRUE", "true", "True"] {
-        assert!(load(&[("RATE_LIMIT_ENABLED", text)]).unwrap().rate_limit.enabled);
+        assert!(
+            load(&[("RATE_LIMIT_ENABLED", text)])
+                .unwrap()
+                .rate_limit
+                .enabled
+        );
     }
     for text in ["0", "f", "F", "FALSE", "false", "False"] {
-        assert!(!load(&[("RATE_LIMIT_ENABLED", text)]).unwrap().rate_limit.enabled);
+        assert!(
+            !load(&[("RATE_LIMIT_ENABLED", text)])
+                .unwrap()
+                .rate_limit
+                .enabled
+        );
     }
 }
 
@@ -169,15 +191,24 @@ fn lists_are_trimmed_and_configurable() {
         ("TRUSTED_PROXIES", "10.1.2.3, 192.168.0.0/16"),
     ])
     .unwrap();
-    assert_eq!(config.cors.origins, ["http://a.example", "http://b.example"]);
+    assert_eq!(
+        config.cors.origins,
+        ["http://a.example", "http://b.example"]
+    );
     assert_eq!(config.rate_limit.trusted_proxies.len(), 2);
-    assert_eq!(config.rate_limit.trusted_proxies[0].to_string(), "10.1.2.3/32");
+    assert_eq!(
+        config.rate_limit.trusted_proxies[0].to_string(),
+        "10.1.2.3/32"
+    );
 }
 
 #[test]
 fn production_requires_a_database_password() {
     let error = production_with(&[("JWT_SECRET", "a-real-secret")]).unwrap_err();
-    assert_eq!(error.to_string(), "database password is required in production");
+    assert_eq!(
+        error.to_string(),
+        "database password is required in production"
+    );
 }
 
 #[test]
@@ -187,18 +218,29 @@ fn production_requires_a_password_in_database_url_too() {
         ("JWT_SECRET", "a-real-secret"),
     ])
     .unwrap_err();
-    assert_eq!(error.to_string(), "database password is required in production");
+    assert_eq!(
+        error.to_string(),
+        "database password is required in production"
+    );
 }
 
 #[test]
 fn production_refuses_an_unset_or_builtin_jwt_secret() {
-    for secret in [None, Some("default_secret_change_in_production"), Some("your-secret-key")] {
+    for secret in [
+        None,
+        Some("default_secret_change_in_production"),
+        Some("your-secret-key"),
+    ] {
         let mut pairs = vec![("DB_PASSWORD", "pw")];
         if let Some(secret) = secret {
             pairs.push(("JWT_SECRET", secret));
         }
         let error = production_with(&pairs).unwrap_err();
-        assert_eq!(error.to_string(), "JWT secret must be set in production", "{secret:?}");
+        assert_eq!(
+            error.to_string(),
+            "JWT secret must be set in production",
+            "{secret:?}"
+        );
     }
 }
 
@@ -224,7 +266,12 @@ fn secrets_never_appear_in_debug_output() {
     ])
     .unwrap();
     let debug = format!("{config:?}");
-    for secret in ["db-pass-123", "redis-pass-456", "jwt-secret-789", "Admin-pass-0!"] {
+    for secret in [
+        "db-pass-123",
+        "redis-pass-456",
+        "jwt-secret-789",
+        "Admin-pass-0!",
+    ] {
         assert!(!debug.contains(secret), "{secret} leaked: {debug}");
     }
     assert!(debug.contains("[redacted]"));
