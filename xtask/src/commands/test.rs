@@ -31,19 +31,22 @@ fn selects_packages(extra: &[String]) -> bool {
     })
 }
 
-/// The two cargo invocations: every target, then the doc tests (`--workspace` unless the
-/// extra arguments pick packages).
+/// The two cargo invocations: libraries, binaries and test targets, then the doc tests
+/// (`--workspace` unless the extra arguments pick packages). Benches are left out on
+/// purpose: they seed large data sets and measure; `cargo bench` runs them, and clippy
+/// (`--all-targets`) still checks that they compile.
 pub fn cargo_test_invocations(extra: &[String]) -> [Vec<String>; 2] {
-    let base = |kind: &str| {
+    let base = |kinds: &[&str]| {
         let mut args = vec!["test".to_owned()];
         if !selects_packages(extra) {
             args.push("--workspace".to_owned());
         }
-        args.extend([kind, "--no-fail-fast"].map(String::from));
+        args.extend(kinds.iter().map(|kind| (*kind).to_owned()));
+        args.push("--no-fail-fast".to_owned());
         args.extend(extra.iter().cloned());
         args
     };
-    [base("--all-targets"), base("--doc")]
+    [base(&["--lib", "--bins", "--tests"]), base(&["--doc"])]
 }
 
 pub async fn run(global: &GlobalOpts, args: &TestArgs) -> Result<i32> {
@@ -121,7 +124,9 @@ mod tests {
             [
                 "test",
                 "--workspace",
-                "--all-targets",
+                "--lib",
+                "--bins",
+                "--tests",
                 "--no-fail-fast",
                 "--",
                 "--nocapture"
