@@ -6,6 +6,15 @@
 //! database or cache sits behind a port: `http-api` translates requests into calls of these
 //! services, and `server` wires concrete adapters into them.
 
+pub mod authorization;
 pub mod health;
+pub mod identity;
+pub mod tasks;
 
+pub use authorization::{
+    AccessRequest, AccessTarget, AuditRecorder, AuditWriter, AuthorizationError,
+    AuthorizationService, RequestContext, RoleRef, SubjectCache, SubjectInvalidationNotifier,
+};
 pub use health::{DependencyStatus, HealthReport, HealthService};
+pub use identity::IdentityService;
+pub use tasks::{TaskError, TaskListParams, TaskListing, TaskService};

@@ -88,6 +88,10 @@ pub fn build_app(
         .app_data(json_config)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(ops::configure)
+        .configure(crate::routes::auth::configure)
+        .configure(crate::routes::users::configure)
+        .configure(crate::routes::tasks::configure)
+        .configure(crate::routes::authz::configure)
         .configure(|cfg| {
             if let Some(extra) = extra_routes {
                 extra(cfg);

@@ -49,6 +49,19 @@ impl ErrorBody {
         self
     }
 
+    /// Adds the authorization decision's `reason`.
+    #[must_use]
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// The error carrying this body with `status`, for handlers that return `Result`.
+    #[must_use]
+    pub fn into_error(self, status: StatusCode) -> ApiError {
+        ApiError::new(status, self)
+    }
+
     /// The response carrying this body.
     #[must_use]
     pub fn respond(&self, status: StatusCode) -> HttpResponse {

@@ -8,9 +8,12 @@
 //! [`ApiState`].
 
 mod app;
+pub mod auth;
+mod context;
 pub mod errors;
 pub mod middleware;
 mod ops;
+pub mod routes;
 mod state;
 
 pub use app::{ExtraRoutes, HttpSettings, Pipeline, build_app};

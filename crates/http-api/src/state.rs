@@ -3,6 +3,9 @@
 use std::{sync::Arc, time::Instant};
 
 use application::HealthService;
+use application::identity::{IdentityService, UserDirectory};
+use application::{AuthorizationService, TaskService};
+use ports::AuditReader;
 use time::OffsetDateTime;
 
 use crate::middleware::RequestStats;
@@ -22,6 +25,19 @@ pub struct ApiState {
     /// When the process started, for `/live` and `/metrics`.
     pub started_at: OffsetDateTime,
     started: Instant,
+    /// Registration, login, tokens and bearer authentication; `None` answers 503 on the
+    /// routes that need it (set with [`ApiState::with_identity`]).
+    pub identity: Option<IdentityService>,
+    /// The user and profile routes (section 8); `None` answers 503 on them (set with
+    /// [`ApiState::with_users`]).
+    pub users: Option<UserDirectory>,
+    /// Decisions for task and administration routes (set with
+    /// [`ApiState::with_authorization`]); `None` answers 503 on them.
+    pub authorization: Option<Arc<AuthorizationService>>,
+    /// The task use cases (set with [`ApiState::with_tasks`]).
+    pub tasks: Option<Arc<TaskService>>,
+    /// The audit-log reader behind `GET /api/v1/audit-logs`.
+    pub audit_log: Option<Arc<dyn AuditReader>>,
 }
 
 impl ApiState {
@@ -38,7 +54,46 @@ impl ApiState {
             prometheus,
             started_at: OffsetDateTime::now_utc(),
             started: Instant::now(),
+            identity: None,
+            users: None,
+            authorization: None,
+            tasks: None,
+            audit_log: None,
         }
+    }
+
+    /// Adds the identity service (auth routes and bearer authentication).
+    #[must_use]
+    pub fn with_identity(mut self, identity: IdentityService) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Adds the user directory (the routes of section 8).
+    #[must_use]
+    pub fn with_users(mut self, users: UserDirectory) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// Adds the authorization service and the audit-log reader (task, role, attribute,
+    /// explain and audit-log routes).
+    #[must_use]
+    pub fn with_authorization(
+        mut self,
+        authorization: Arc<AuthorizationService>,
+        audit_log: Arc<dyn AuditReader>,
+    ) -> Self {
+        self.authorization = Some(authorization);
+        self.audit_log = Some(audit_log);
+        self
+    }
+
+    /// Adds the task use cases.
+    #[must_use]
+    pub fn with_tasks(mut self, tasks: Arc<TaskService>) -> Self {
+        self.tasks = Some(tasks);
+        self
     }
 
     /// Time since start, from a monotonic clock.

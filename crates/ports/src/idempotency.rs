@@ -72,8 +72,7 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// # Errors
     /// `NotFound` when the key is not reserved; `Unavailable`/`Timeout`/`Backend` on storage
     /// failure.
-    async fn complete(&self, user: UserId, key: &str, response: &StoredResponse)
-    -> PortResult<()>;
+    async fn complete(&self, user: UserId, key: &str, response: &StoredResponse) -> PortResult<()>;
 
     /// Drops a reservation that has no response yet (the request failed), so that a retry
     /// can run; a completed key is left alone.

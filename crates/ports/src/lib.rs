@@ -25,13 +25,13 @@ pub use authz::{AuthzRepository, RoleWithPermissions, TaskOwnership};
 pub use clock::{Clock, SystemClock};
 pub use error::{PortError, PortResult};
 pub use health::HealthProbe;
+pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyStore, StoredResponse};
 pub use invalidation::{InvalidationBus, InvalidationEvent, InvalidationMessage};
 pub use jobs::{JobEnvelope, JobQueue, JobType, LeasedJob, QueueSizes};
 pub use kv::KeyValueStore;
-pub use idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotencyStore, StoredResponse};
 pub use tasks::{
     CursorKey, Page, SortColumn, SortDirection, TaskCursor, TaskFilters, TaskPage, TaskQuery,
     TaskRepository, TaskScope, TaskSort,
 };
 pub use tokens::{RefreshTokenRecord, RefreshTokenStore, RevocationStore, RotateOutcome};
-pub use users::{NewUser, UserRecord, UserRepository};
+pub use users::{AccessGrants, NewUser, UserRecord, UserRepository};

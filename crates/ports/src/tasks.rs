@@ -302,6 +302,57 @@ const _: Option<&dyn TaskRepository> = None;
 mod tests {
     use super::*;
 
+    fn sample_task() -> Task {
+        let at = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+        Task {
+            id: TaskId::from_uuid(uuid::Uuid::from_u128(5)),
+            owner: UserId::from_uuid(uuid::Uuid::from_u128(6)),
+            title: "report".to_owned(),
+            description: String::new(),
+            status: TaskStatus::Pending,
+            priority: Priority::High,
+            due_date: None,
+            created_at: at,
+            updated_at: at + time::Duration::minutes(1),
+        }
+    }
+
+    #[test]
+    fn a_cursor_after_a_task_carries_the_key_of_its_sort_column() {
+        let task = sample_task();
+        let sort = |column| TaskSort {
+            column,
+            direction: SortDirection::Asc,
+        };
+        let expected = [
+            (SortColumn::CreatedAt, CursorKey::Timestamp(task.created_at)),
+            (SortColumn::UpdatedAt, CursorKey::Timestamp(task.updated_at)),
+            (SortColumn::Title, CursorKey::Title("report".to_owned())),
+            (SortColumn::DueDate, CursorKey::DueDate(None)),
+            (SortColumn::Priority, CursorKey::Priority(Priority::High)),
+        ];
+        for (column, key) in expected {
+            let cursor = TaskCursor::after(&task, sort(column));
+            assert_eq!(cursor.key, key);
+            assert_eq!(cursor.id, task.id);
+            assert!(cursor.fits_sort());
+        }
+        let mismatched = TaskCursor {
+            sort: sort(SortColumn::Title),
+            key: CursorKey::Priority(Priority::Low),
+            id: task.id,
+        };
+        assert!(!mismatched.fits_sort());
+        assert_eq!(
+            Page::After {
+                cursor: mismatched,
+                page_size: 7
+            }
+            .page_size(),
+            7
+        );
+    }
+
     #[test]
     fn invalid_query_values_fall_back_to_defaults() {
         assert_eq!(SortColumn::from_query("priority"), SortColumn::Priority);

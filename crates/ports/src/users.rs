@@ -16,6 +16,16 @@ pub struct UserRecord {
     pub password_hash: PasswordHash,
 }
 
+/// What a user currently holds, for token claims and the login response (6.2, 4.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessGrants {
+    /// Names of the active (non-deleted, unexpired) role assignments, sorted.
+    pub roles: Vec<String>,
+    /// `resource:action` strings of the non-deleted grants of those roles, sorted and
+    /// de-duplicated.
+    pub permissions: Vec<String>,
+}
+
 /// A validated registration ready to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
@@ -126,6 +136,22 @@ pub trait UserRepository: Send + Sync + 'static {
     /// `NotFound` when no non-deleted user has this id; `Unavailable`/`Timeout`/`Backend`
     /// on storage failure.
     async fn set_active(&self, id: UserId, active: bool, now: OffsetDateTime) -> PortResult<()>;
+
+    /// The user's active roles and their permissions at `now`, read fresh (never cached) so
+    /// that a revoked role stops appearing in new tokens at once [D-13]. Soft-deleted or
+    /// expired assignments and soft-deleted grants are left out.
+    ///
+    /// The default implementation refuses, so that repositories written before this method
+    /// existed keep compiling; the PostgreSQL repository implements it.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Timeout`/`Backend` on storage failure.
+    async fn active_grants(&self, id: UserId, now: OffsetDateTime) -> PortResult<AccessGrants> {
+        let _ = (id, now);
+        Err(crate::PortError::Backend(
+            "this user repository cannot load role grants".to_owned(),
+        ))
+    }
 }
 
 // The port is used as `Arc<dyn UserRepository>`: keep it object-safe.

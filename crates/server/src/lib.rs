@@ -6,7 +6,9 @@
 //! exactly what production runs, on port 0.
 
 pub mod bootstrap;
+mod coherence;
 pub mod config;
+mod services;
 mod startup;
 pub mod telemetry;
 

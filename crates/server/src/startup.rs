@@ -7,7 +7,7 @@ use actix_web::{HttpServer, dev::ServerHandle};
 use adapters_postgres::{PgPool, PoolSettings, migrations};
 use adapters_redis::{RedisPool, RedisSettings};
 use anyhow::Context;
-use application::HealthService;
+use application::{AuditWriter, HealthService};
 use http_api::{
     ApiState, ExtraRoutes, HttpSettings, Pipeline, build_app,
     middleware::{CorsSettings, RateLimitSettings, RequestStats},
@@ -15,7 +15,7 @@ use http_api::{
 use ports::HealthProbe;
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{bootstrap, config::Config, telemetry};
+use crate::{bootstrap, config::Config, services::Services, telemetry};
 
 /// How long in-flight requests may run on after a shutdown signal (contract 3.5).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -42,6 +42,7 @@ pub struct Application {
     background: Vec<JoinHandle<()>>,
     database: PgPool,
     redis: Option<RedisPool>,
+    audit_writer: AuditWriter,
     handle_signals: bool,
 }
 
@@ -86,7 +87,9 @@ impl Application {
         let redis = connect_redis(&config).await;
         let health = HealthService::new(
             Arc::new(database.clone()),
-            redis.clone().map(|pool| Arc::new(pool) as Arc<dyn HealthProbe>),
+            redis
+                .clone()
+                .map(|pool| Arc::new(pool) as Arc<dyn HealthProbe>),
         );
         let request_stats = Arc::new(RequestStats::new());
         let state = ApiState::new(
@@ -94,6 +97,9 @@ impl Application {
             request_stats.clone(),
             Arc::new(|| telemetry::prometheus().render()),
         );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let services = Services::build(&config, &database, redis.as_ref(), &shutdown_rx)?;
+        let state = services.install(state);
         let pipeline = Pipeline::new(http_settings(&config), request_stats);
 
         let address = if options.ephemeral_port {
@@ -107,21 +113,29 @@ impl Application {
 
         let extra_routes = options.extra_routes;
         let app_pipeline = pipeline.clone();
-        let server = HttpServer::new(move || build_app(state.clone(), app_pipeline.clone(), extra_routes))
-            .listen(listener)?
-            .disable_signals()
-            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-            .client_request_timeout(config.server.read_timeout)
-            .client_disconnect_timeout(config.server.write_timeout)
-            .keep_alive(config.server.idle_timeout)
-            .run();
+        let server =
+            HttpServer::new(move || build_app(state.clone(), app_pipeline.clone(), extra_routes))
+                .listen(listener)?
+                .disable_signals()
+                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+                .client_request_timeout(config.server.read_timeout)
+                .client_disconnect_timeout(config.server.write_timeout)
+                .keep_alive(config.server.idle_timeout)
+                .run();
 
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let background = vec![spawn_rate_limit_sweeper(
             pipeline,
             config.rate_limit.cleanup,
             shutdown_rx,
         )];
+        let background: Vec<JoinHandle<()>> = background
+            .into_iter()
+            .chain([spawn_revocation_purge(
+                database.clone(),
+                shutdown.subscribe(),
+            )])
+            .chain(services.background)
+            .collect();
         tracing::info!(port, "task-api listening");
         Ok(Self {
             port,
@@ -130,6 +144,7 @@ impl Application {
             background,
             database,
             redis,
+            audit_writer: services.audit_writer,
             handle_signals: options.handle_signals,
         })
     }
@@ -163,6 +178,14 @@ impl Application {
         }
         tracing::info!("HTTP server stopped; stopping background tasks");
         let _ = self.shutdown.send(true);
+        // Every request has finished: write the audit records still queued while the
+        // database pool is open, so graceful shutdown loses none.
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.audit_writer.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("audit records still queued after 30 s were not written");
+        }
         for task in self.background {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
         }
@@ -270,6 +293,30 @@ fn spawn_rate_limit_sweeper(
         loop {
             tokio::select! {
                 _ = ticker.tick() => pipeline.rate_limiter().sweep_idle(),
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
+/// How often rows of revoked access tokens that have expired anyway are deleted.
+const REVOCATION_PURGE_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Deletes expired rows of `revoked_access_tokens` now and then, so the table stays small.
+fn spawn_revocation_purge(database: PgPool, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    let store = adapters_postgres::PgRevocationStore::new(database);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(REVOCATION_PURGE_EVERY);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    match store.purge_expired(time::OffsetDateTime::now_utc()).await {
+                        Ok(0) => {}
+                        Ok(purged) => tracing::debug!(purged, "purged expired token revocations"),
+                        Err(error) => tracing::warn!(%error, "could not purge expired token revocations"),
+                    }
+                }
                 _ = shutdown.changed() => break,
             }
         }

@@ -29,10 +29,12 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
-    /// Stops the server gracefully and waits for its shutdown to finish.
-    pub async fn stop(self) {
+    /// Stops the server gracefully and waits for its shutdown to finish; hands back the
+    /// database and Redis namespace for tests that inspect them afterwards.
+    pub async fn stop(self) -> (TestDatabase, TestRedis) {
         self.handle.stop(true).await;
         self.task.await.unwrap().unwrap();
+        (self.database, self.redis)
     }
 }
 
@@ -106,7 +108,10 @@ pub async fn start(
 /// Asserts the six security headers of contract 3.2.
 pub fn assert_security_headers(response: &reqwest::Response) {
     let expected = [
-        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("x-xss-protection", "1; mode=block"),
@@ -115,7 +120,67 @@ pub fn assert_security_headers(response: &reqwest::Response) {
     ];
     for (name, value) in expected {
         let got = response.headers().get_all(name).iter().collect::<Vec<_>>();
-        assert_eq!(got.len(), 1, "{name} should appear exactly once on {}", response.status());
+        assert_eq!(
+            got.len(),
+            1,
+            "{name} should appear exactly once on {}",
+            response.status()
+        );
         assert_eq!(got[0], value, "{name} on {}", response.status());
+    }
+}
+
+/// Another server instance on an existing database and Redis (it owns neither: the first
+/// [`TestApp`] keeps them alive and drops them).
+pub struct Instance {
+    pub address: String,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Instance {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops the server gracefully and waits for its shutdown to finish.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Starts a second instance sharing `first`'s database and Redis prefix, with the same
+/// base settings plus `overrides` (pass the same `JWT_SECRET` as the first instance).
+pub async fn spawn_second_instance(
+    first: &TestApp,
+    overrides: &[(&str, &str)],
+    extra_routes: Option<http_api::ExtraRoutes>,
+) -> Instance {
+    let mut vars = base_vars(&first.database, &first.redis);
+    for (key, value) in overrides {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let config = Config::from_vars(&vars).expect("test configuration is valid");
+    let options = StartOptions {
+        ephemeral_port: true,
+        handle_signals: false,
+        extra_routes,
+    };
+    let app = Application::build(config, options)
+        .await
+        .expect("the second instance builds");
+    let port = app.port();
+    let handle = app.handle();
+    let task = tokio::spawn(app.run_until_stopped());
+    Instance {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        handle,
+        task,
     }
 }

@@ -1,0 +1,6 @@
+//! Application routes under `/api/v1`, one module per area.
+
+pub mod auth;
+pub mod authz;
+pub mod tasks;
+pub mod users;

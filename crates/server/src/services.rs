@@ -1,0 +1,144 @@
+//! The application services of one instance, built over the adapters: identity,
+//! authorization (with its audit writer and cross-instance invalidation), users and tasks.
+
+use std::sync::Arc;
+
+use adapters_postgres::{
+    PgAuditLog, PgAuthzRepository, PgIdempotencyStore, PgPool, PgTaskRepository, PgUserRepository,
+};
+use adapters_redis::{
+    RedisInvalidationBus, RedisPool, invalidation_channel, spawn_invalidation_subscriber,
+};
+use anyhow::Context;
+use application::{
+    AuditWriter, AuthorizationService, TaskService,
+    identity::{IdentityService, UserDirectory},
+};
+use http_api::ApiState;
+use ports::{Clock, SystemClock};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    coherence::{BusSubjectNotifier, invalidation_handler},
+    config::Config,
+};
+
+/// Queued audit records beyond this are dropped (and counted) rather than slowing requests.
+const AUDIT_QUEUE_CAPACITY: usize = 10_000;
+
+/// Everything the HTTP layer calls, plus what must be stopped at shutdown.
+pub(crate) struct Services {
+    identity: IdentityService,
+    users: UserDirectory,
+    authorization: Arc<AuthorizationService>,
+    tasks: Arc<TaskService>,
+    audit_log: Arc<PgAuditLog>,
+    /// Flushed at shutdown, after the last request and before the pool closes.
+    pub(crate) audit_writer: AuditWriter,
+    /// The audit writer's task and the invalidation subscriber.
+    pub(crate) background: Vec<JoinHandle<()>>,
+}
+
+impl Services {
+    /// Builds the services over PostgreSQL and, when configured, Redis (revocation fast
+    /// path, invalidation bus).
+    pub(crate) fn build(
+        config: &Config,
+        database: &PgPool,
+        redis: Option<&RedisPool>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let audit_log = Arc::new(PgAuditLog::new(database.clone()));
+        let (audit_writer, writer_task) =
+            AuditWriter::spawn(audit_log.clone(), AUDIT_QUEUE_CAPACITY);
+        let mut authorization = AuthorizationService::new(
+            Arc::new(PgAuthzRepository::new(database.clone())),
+            Arc::new(audit_writer.clone()),
+            clock.clone(),
+        );
+        let mut background = vec![writer_task];
+        if let Some(redis) = redis {
+            let channel = invalidation_channel(&config.redis.key_prefix);
+            let bus = Arc::new(RedisInvalidationBus::new(redis.clone(), channel));
+            authorization = authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus)));
+        }
+        let authorization = Arc::new(authorization);
+        if redis.is_some() {
+            background.push(spawn_invalidation_subscriber(
+                config.redis.url.expose().to_owned(),
+                invalidation_channel(&config.redis.key_prefix),
+                invalidation_handler(authorization.clone()),
+                shutdown.clone(),
+            ));
+        }
+
+        let identity = build_identity(config, database, redis)?;
+        let users = UserDirectory::new(
+            Arc::new(PgUserRepository::new(database.clone())),
+            authorization.clone(),
+            identity.clone(),
+            clock.clone(),
+        );
+        let tasks = Arc::new(TaskService::new(
+            Arc::new(PgTaskRepository::new(database.clone())),
+            Arc::new(PgIdempotencyStore::new(database.clone())),
+            clock,
+        ));
+        Ok(Self {
+            identity,
+            users,
+            authorization,
+            tasks,
+            audit_log,
+            audit_writer,
+            background,
+        })
+    }
+
+    /// Hands the services to the HTTP layer's state.
+    pub(crate) fn install(&self, state: ApiState) -> ApiState {
+        state
+            .with_identity(self.identity.clone())
+            .with_users(self.users.clone())
+            .with_authorization(self.authorization.clone(), self.audit_log.clone())
+            .with_tasks(self.tasks.clone())
+    }
+}
+
+/// The identity service over PostgreSQL, with Redis as the revocation fast path when a
+/// Redis pool exists (contract 6.7).
+fn build_identity(
+    config: &Config,
+    database: &PgPool,
+    redis: Option<&RedisPool>,
+) -> anyhow::Result<application::identity::IdentityService> {
+    use application::identity::{
+        IdentityDeps, IdentityService, JwtSettings, LayeredRevocationStore, PasswordHasher,
+        TokenCodec,
+    };
+    let codec = TokenCodec::new(&JwtSettings {
+        secret: config.auth.jwt_secret.expose().to_owned(),
+        access_ttl: config.auth.access_token_ttl,
+        refresh_ttl: config.auth.refresh_token_ttl,
+    })
+    .context("invalid JWT settings")?;
+    let fast = redis.map(|pool| {
+        Arc::new(adapters_redis::RedisRevocationStore::new(pool.clone()))
+            as Arc<dyn ports::RevocationStore>
+    });
+    let revocations = LayeredRevocationStore::new(
+        Arc::new(adapters_postgres::PgRevocationStore::new(database.clone())),
+        fast,
+    );
+    Ok(IdentityService::new(IdentityDeps {
+        users: Arc::new(adapters_postgres::PgUserRepository::new(database.clone())),
+        refresh_tokens: Arc::new(adapters_postgres::PgRefreshTokenStore::new(
+            database.clone(),
+        )),
+        revocations: Arc::new(revocations),
+        codec,
+        hasher: PasswordHasher::new(config.auth.bcrypt_cost),
+        clock: Arc::new(ports::SystemClock),
+    }))
+}

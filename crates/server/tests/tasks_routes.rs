@@ -1,0 +1,622 @@
+//! Task routes (contract section 7) over real HTTP, PostgreSQL and Redis, for the four kinds
+//! of caller: owner, other user, same-department reader, admin.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestApp, spawn_app_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const ADMIN_EMAIL: &str = "root@example.com";
+const ADMIN_PASSWORD: &str = "Root-Pass-123!";
+const PASSWORD: &str = "User-Pass-123!";
+
+struct Caller {
+    id: String,
+    token: String,
+}
+
+struct World {
+    app: TestApp,
+    admin: Caller,
+    owner: Caller,
+    colleague: Caller,
+    stranger: Caller,
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Value {
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login {email}");
+    response.json().await.unwrap()
+}
+
+async fn register(app: &TestApp, name: &str, department: &str) -> Caller {
+    let email = format!("{name}@example.com");
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({
+            "username": name, "email": email, "password": PASSWORD,
+            "first_name": "First", "last_name": "Last", "department": department,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body = login(app, &email, PASSWORD).await;
+    Caller {
+        id: body["user"]["id"].as_str().unwrap().to_owned(),
+        token: body["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// An admin, a task owner in Engineering, a colleague whose `department` attribute is
+/// Engineering, and a stranger in Sales.
+async fn world() -> World {
+    let app = spawn_app_with(
+        &[
+            ("ADMIN_BOOTSTRAP_EMAIL", ADMIN_EMAIL),
+            ("ADMIN_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
+        ],
+        None,
+    )
+    .await;
+    let body = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin = Caller {
+        id: body["user"]["id"].as_str().unwrap().to_owned(),
+        token: body["access_token"].as_str().unwrap().to_owned(),
+    };
+    let owner = register(&app, "task_owner", "Engineering").await;
+    let colleague = register(&app, "colleague", "Engineering").await;
+    let stranger = register(&app, "stranger", "Sales").await;
+    // The same-department rule compares the caller's `department` attribute (11.3).
+    let set = app
+        .client
+        .put(app.url(&format!(
+            "/api/v1/users/{}/attributes/department",
+            colleague.id
+        )))
+        .bearer_auth(&admin.token)
+        .json(&json!({"value": "Engineering"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    World {
+        app,
+        admin,
+        owner,
+        colleague,
+        stranger,
+    }
+}
+
+impl World {
+    async fn call(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&caller.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn list(&self, caller: &Caller, query: &str) -> Value {
+        let path = format!("/api/v1/tasks{query}");
+        let response = self.call(caller, Method::GET, &path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
+    async fn create(&self, caller: &Caller, body: Value) -> Value {
+        let response = self
+            .call(caller, Method::POST, "/api/v1/tasks", Some(body))
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn creating_a_task_returns_it_with_real_timestamps_and_ignores_extra_fields() {
+    let w = world().await;
+    let response = w
+        .call(
+            &w.owner,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({
+                "title": "  Write the report  ", "priority": "High", "due_date": "2030-01-02",
+                "id": "00000000-0000-0000-0000-000000000099", "user_id": w.stranger.id,
+                "created_at": "2001-01-01T00:00:00Z",
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    assert!(response.headers().get("etag").is_some());
+    let task: Value = response.json().await.unwrap();
+    assert_eq!(task["title"], "Write the report");
+    assert_eq!(task["description"], "");
+    assert_eq!(task["status"], "pending");
+    assert_eq!(task["priority"], "high");
+    assert_eq!(task["due_date"], "2030-01-02T00:00:00Z");
+    assert_eq!(task["user_id"], w.owner.id.as_str());
+    assert_ne!(task["id"], "00000000-0000-0000-0000-000000000099");
+    assert!(!task["created_at"].as_str().unwrap().starts_with("0001"));
+    assert!(task["created_at"].as_str().unwrap().ends_with('Z'));
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_task_input_is_a_400_and_writes_nothing() {
+    let w = world().await;
+    let long_title = "x".repeat(256);
+    for body in [
+        json!({}),
+        json!({"title": "   "}),
+        json!({"title": long_title}),
+        json!({"title": 42}),
+        json!({"title": "ok", "status": "done"}),
+        json!({"title": "ok", "priority": "critical"}),
+        json!({"title": "ok", "due_date": "next tuesday"}),
+        json!({"title": "ok", "description": ["not", "text"]}),
+        json!(["not an object"]),
+    ] {
+        let response = w
+            .call(&w.owner, Method::POST, "/api/v1/tasks", Some(body.clone()))
+            .await;
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_request", "{body}");
+        assert_eq!(error["message"], "Invalid request format");
+    }
+    let malformed = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/tasks"))
+        .bearer_auth(&w.owner.token)
+        .body("{\"title\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let listing: Value = w
+        .call(&w.owner, Method::GET, "/api/v1/tasks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["total"], 0);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn reading_a_task_follows_owner_admin_department_and_stranger_rules() {
+    let w = world().await;
+    let task = w.create(&w.owner, json!({"title": "Shared"})).await;
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    for caller in [&w.owner, &w.admin, &w.colleague] {
+        let response = w.call(caller, Method::GET, &path, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["id"], task["id"]);
+    }
+    let denied = w.call(&w.stranger, Method::GET, &path, None).await;
+    assert_eq!(denied.status(), 403);
+    assert_eq!(
+        denied.json::<Value>().await.unwrap(),
+        json!({"error": "Access denied", "reason": "User can only access own tasks"})
+    );
+    // The department rule allows reading only.
+    let update = w
+        .call(
+            &w.colleague,
+            Method::PUT,
+            &path,
+            Some(json!({"title": "Mine now"})),
+        )
+        .await;
+    assert_eq!(update.status(), 403);
+    let delete = w.call(&w.colleague, Method::DELETE, &path, None).await;
+    assert_eq!(delete.status(), 403);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_404_before_authorization() {
+    let w = world().await;
+    for path in [
+        "/api/v1/tasks/not-a-uuid",
+        "/api/v1/tasks/6f9619ff-8b86-d011-b42d-00cf4fc964ff",
+    ] {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let body = (method == Method::PUT).then(|| json!({"title": "x"}));
+            let response = w.call(&w.stranger, method.clone(), path, body).await;
+            assert_eq!(response.status(), 404, "{method} {path}");
+            assert_eq!(
+                response.json::<Value>().await.unwrap(),
+                json!({"error": "task not found"})
+            );
+        }
+    }
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn updates_keep_unset_fields_and_bump_updated_at() {
+    let w = world().await;
+    let task = w
+        .create(
+            &w.owner,
+            json!({"title": "Draft", "description": "keep me", "due_date": "2030-05-05T10:00:00Z"}),
+        )
+        .await;
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    let response = w
+        .call(
+            &w.owner,
+            Method::PUT,
+            &path,
+            Some(json!({"status": "in_progress", "description": "", "title": null})),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"message": "task updated successfully"})
+    );
+    let updated: Value = w
+        .call(&w.owner, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["status"], "in_progress");
+    assert_eq!(updated["title"], "Draft");
+    assert_eq!(updated["description"], "keep me");
+    assert_eq!(updated["due_date"], "2030-05-05T10:00:00Z");
+    assert_ne!(updated["updated_at"], task["updated_at"]);
+
+    let cleared = w
+        .call(
+            &w.admin,
+            Method::PUT,
+            &path,
+            Some(json!({"due_date": null})),
+        )
+        .await;
+    assert_eq!(cleared.status(), 200);
+    let after: Value = w
+        .call(&w.owner, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(after["due_date"].is_null());
+
+    for body in [
+        json!({"status": "archived"}),
+        json!({"title": 7}),
+        json!({"title": "y".repeat(256)}),
+    ] {
+        let response = w
+            .call(&w.owner, Method::PUT, &path, Some(body.clone()))
+            .await;
+        assert_eq!(response.status(), 400, "{body}");
+    }
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn deleted_tasks_vanish_from_every_route() {
+    let w = world().await;
+    let task = w.create(&w.owner, json!({"title": "Short-lived"})).await;
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    let deleted = w.call(&w.owner, Method::DELETE, &path, None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        w.call(&w.owner, Method::GET, &path, None).await.status(),
+        404
+    );
+    assert_eq!(
+        w.call(&w.owner, Method::DELETE, &path, None).await.status(),
+        404
+    );
+    let listing: Value = w
+        .call(&w.owner, Method::GET, "/api/v1/tasks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing, json!({"tasks": [], "total": 0}));
+    let own: Value = w
+        .call(
+            &w.owner,
+            Method::GET,
+            &format!("/api/v1/users/{}/tasks", w.owner.id),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own, json!([]));
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn listings_are_scoped_sorted_filtered_and_paginated() {
+    let w = world().await;
+    for (title, priority, status) in [
+        ("alpha", "low", "pending"),
+        ("bravo", "urgent", "completed"),
+        ("charlie", "medium", "pending"),
+    ] {
+        w.create(
+            &w.owner,
+            json!({"title": title, "priority": priority, "status": status}),
+        )
+        .await;
+    }
+    w.create(&w.stranger, json!({"title": "someone else's"}))
+        .await;
+
+    let own = w.list(&w.owner, "").await;
+    assert_eq!(own["total"], 3);
+    let all = w.list(&w.admin, "").await;
+    assert_eq!(all["total"], 4);
+
+    let by_priority = w.list(&w.owner, "?sortBy=priority&order=asc").await;
+    let titles: Vec<&str> = by_priority["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["alpha", "charlie", "bravo"]);
+
+    let pending = w
+        .list(&w.owner, "?status=pending&sortBy=title&order=asc")
+        .await;
+    assert_eq!(pending["total"], 2);
+    assert_eq!(pending["tasks"][0]["title"], "alpha");
+    let searched = w.list(&w.owner, "?q=RAV").await;
+    assert_eq!(searched["total"], 1);
+    let injection = w
+        .list(
+            &w.owner,
+            "?q=%27%3B%20DROP%20TABLE%20tasks%3B--&sortBy=title%3BDROP",
+        )
+        .await;
+    assert_eq!(injection["total"], 0);
+
+    let page = w
+        .list(&w.owner, "?pageSize=2&page=2&sortBy=title&order=asc")
+        .await;
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 1);
+    let past_end = w.list(&w.owner, "?pageSize=2&page=9").await;
+    assert_eq!(past_end["tasks"], json!([]));
+    let fallback = w
+        .list(
+            &w.owner,
+            "?page=abc&pageSize=500&order=sideways&sortBy=nope",
+        )
+        .await;
+    assert_eq!(fallback["tasks"].as_array().unwrap().len(), 3);
+
+    let unknown = w
+        .call(&w.owner, Method::GET, "/api/v1/tasks?status=archived", None)
+        .await;
+    assert_eq!(unknown.status(), 400);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn keyset_pages_follow_next_cursor_without_gaps_or_repeats() {
+    let w = world().await;
+    for i in 0..5 {
+        w.create(&w.owner, json!({"title": format!("task {i}")}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut query = "?pageSize=2&cursor=".to_owned();
+    let first: Value = w
+        .call(&w.owner, Method::GET, "/api/v1/tasks?pageSize=2", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut page = first;
+    loop {
+        for task in page["tasks"].as_array().unwrap() {
+            seen.push(task["id"].as_str().unwrap().to_owned());
+        }
+        // A task inserted while paging must not disturb the pages that follow.
+        w.create(&w.owner, json!({"title": "inserted meanwhile"}))
+            .await;
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            break;
+        };
+        query.truncate("?pageSize=2&cursor=".len());
+        query.push_str(cursor);
+        page = w
+            .call(
+                &w.owner,
+                Method::GET,
+                &format!("/api/v1/tasks{query}"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "a task was repeated");
+    assert_eq!(
+        seen.len(),
+        5,
+        "the five tasks that existed when paging began"
+    );
+    let tampered = w
+        .call(&w.owner, Method::GET, "/api/v1/tasks?cursor=bm9wZQ", None)
+        .await;
+    assert_eq!(tampered.status(), 400);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_if_match_loses_with_412_and_if_none_match_gives_304() {
+    let w = world().await;
+    let created = w
+        .call(
+            &w.owner,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "Contested"})),
+        )
+        .await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let task: Value = created.json().await.unwrap();
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    let put = |tag: String, title: &'static str| {
+        w.app
+            .client
+            .put(w.app.url(&path))
+            .bearer_auth(&w.owner.token)
+            .header("If-Match", tag)
+            .json(&json!({"title": title}))
+            .send()
+    };
+    let first = put(etag.clone(), "first editor").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = put(etag.clone(), "second editor").await.unwrap();
+    assert_eq!(second.status(), 412);
+    assert_eq!(
+        second.json::<Value>().await.unwrap()["error"],
+        "precondition_failed"
+    );
+    let current: Value = w
+        .call(&w.owner, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["title"], "first editor");
+
+    let fresh = w.call(&w.owner, Method::GET, &path, None).await;
+    let tag = fresh.headers()["etag"].to_str().unwrap().to_owned();
+    let cached = w
+        .app
+        .client
+        .get(w.app.url(&path))
+        .bearer_auth(&w.owner.token)
+        .header("If-None-Match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    let stale_delete = w
+        .app
+        .client
+        .delete(w.app.url(&path))
+        .bearer_auth(&w.owner.token)
+        .header("If-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale_delete.status(), 412);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_idempotent_create_returns_the_first_task() {
+    let w = world().await;
+    let send = |title: &'static str| {
+        w.app
+            .client
+            .post(w.app.url("/api/v1/tasks"))
+            .bearer_auth(&w.owner.token)
+            .header("Idempotency-Key", "create-report-1")
+            .json(&json!({"title": title}))
+            .send()
+    };
+    let first: Value = send("Report").await.unwrap().json().await.unwrap();
+    let retry = send("Report").await.unwrap();
+    assert_eq!(retry.status(), 201);
+    let retried: Value = retry.json().await.unwrap();
+    assert_eq!(retried["id"], first["id"]);
+    let listing: Value = w
+        .call(&w.owner, Method::GET, "/api/v1/tasks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["total"], 1);
+    let reused = send("Another body").await.unwrap();
+    assert_eq!(reused.status(), 422);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_users_tasks_are_listed_for_self_admin_and_department_readers() {
+    let w = world().await;
+    w.create(&w.owner, json!({"title": "older"})).await;
+    w.create(&w.owner, json!({"title": "newer"})).await;
+    let path = format!("/api/v1/users/{}/tasks", w.owner.id);
+    for caller in [&w.owner, &w.admin, &w.colleague] {
+        let response = w.call(caller, Method::GET, &path, None).await;
+        assert_eq!(response.status(), 200);
+        let tasks: Value = response.json().await.unwrap();
+        assert_eq!(tasks[0]["title"], "newer");
+        assert_eq!(tasks.as_array().unwrap().len(), 2);
+    }
+    let denied = w.call(&w.stranger, Method::GET, &path, None).await;
+    assert_eq!(denied.status(), 403);
+    assert_eq!(
+        denied.json::<Value>().await.unwrap(),
+        json!({"error": "Access denied", "reason": "User can only access own tasks"})
+    );
+    let undefined = w
+        .call(
+            &w.stranger,
+            Method::GET,
+            "/api/v1/users/undefined/tasks",
+            None,
+        )
+        .await;
+    assert_eq!(undefined.status(), 200);
+    assert_eq!(undefined.json::<Value>().await.unwrap(), json!([]));
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn task_routes_require_a_bearer_token() {
+    let w = world().await;
+    let response = w.app.get("/api/v1/tasks").await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "missing_token"
+    );
+    w.app.stop().await;
+}
