@@ -620,3 +620,202 @@ async fn task_routes_require_a_bearer_token() {
     );
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn every_sort_key_and_filter_works_over_http() {
+    let w = world().await;
+    for (title, priority, status, due) in [
+        ("a-first", "medium", "pending", Some("2030-03-01")),
+        ("b-second", "urgent", "in_progress", None),
+        ("c-third", "low", "completed", Some("2030-01-01")),
+        (
+            "d-fourth",
+            "high",
+            "cancelled",
+            Some("2030-02-01T12:00:00Z"),
+        ),
+    ] {
+        w.create(
+            &w.owner,
+            json!({"title": title, "priority": priority, "status": status, "due_date": due}),
+        )
+        .await;
+    }
+    let titles = |page: &Value| -> Vec<String> {
+        page["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Due dates sort with the undated task last in both directions.
+    let asc = w.list(&w.owner, "?sortBy=due_date&order=asc").await;
+    assert_eq!(titles(&asc), ["c-third", "d-fourth", "a-first", "b-second"]);
+    let desc = w.list(&w.owner, "?sortBy=due_date&order=desc").await;
+    assert_eq!(
+        titles(&desc),
+        ["a-first", "d-fourth", "c-third", "b-second"]
+    );
+    let by_priority = w.list(&w.owner, "?sortBy=priority&order=desc").await;
+    assert_eq!(
+        titles(&by_priority),
+        ["b-second", "d-fourth", "a-first", "c-third"]
+    );
+    let by_title = w.list(&w.owner, "?sortBy=title&order=desc").await;
+    assert_eq!(
+        titles(&by_title),
+        ["d-fourth", "c-third", "b-second", "a-first"]
+    );
+    let created = w.list(&w.owner, "?sortBy=created_at&order=asc").await;
+    assert_eq!(
+        titles(&created),
+        ["a-first", "b-second", "c-third", "d-fourth"]
+    );
+    let updated = w.list(&w.owner, "?sortBy=updated_at&order=asc").await;
+    assert_eq!(
+        titles(&updated),
+        ["a-first", "b-second", "c-third", "d-fourth"]
+    );
+
+    let statuses = w
+        .list(&w.owner, "?status=pending,completed&sortBy=title&order=asc")
+        .await;
+    assert_eq!(titles(&statuses), ["a-first", "c-third"]);
+    assert_eq!(statuses["total"], 2);
+    let priorities = w
+        .list(&w.owner, "?priority=HIGH,Urgent&sortBy=title&order=asc")
+        .await;
+    assert_eq!(titles(&priorities), ["b-second", "d-fourth"]);
+    let before = w
+        .list(&w.owner, "?due_before=2030-02-15&sortBy=title&order=asc")
+        .await;
+    assert_eq!(titles(&before), ["c-third", "d-fourth"]);
+    let after = w
+        .list(
+            &w.owner,
+            "?due_after=2030-01-15T00:00:00Z&sortBy=title&order=asc",
+        )
+        .await;
+    assert_eq!(titles(&after), ["a-first", "d-fourth"]);
+    let combined = w
+        .list(
+            &w.owner,
+            "?due_after=2029-12-31&priority=low,medium&q=THIRD",
+        )
+        .await;
+    assert_eq!(titles(&combined), ["c-third"]);
+    assert_eq!(combined["total"], 1);
+
+    for bad in [
+        "?priority=critical",
+        "?due_before=someday",
+        "?due_after=2030-13-45",
+    ] {
+        let response = w
+            .call(&w.owner, Method::GET, &format!("/api/v1/tasks{bad}"), None)
+            .await;
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "invalid_request"
+        );
+    }
+    let long_q = format!("/api/v1/tasks?q={}", "x".repeat(201));
+    assert_eq!(
+        w.call(&w.owner, Method::GET, &long_q, None).await.status(),
+        400
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn every_task_decision_is_audited_with_its_request() {
+    let w = world().await;
+    let task = w.create(&w.owner, json!({"title": "Audited"})).await;
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    let denied = w
+        .app
+        .client
+        .get(w.app.url(&path))
+        .bearer_auth(&w.stranger.token)
+        .header("X-Request-ID", "stranger-read-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let allowed = w
+        .app
+        .client
+        .get(w.app.url(&path))
+        .bearer_auth(&w.owner.token)
+        .header("X-Request-ID", "owner-read-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let stranger = w.stranger.id.clone();
+    let owner = w.owner.id.clone();
+    let (database, _redis) = w.app.stop().await;
+
+    #[derive(diesel::QueryableByName, Debug)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        user_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        decision: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        reason: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        request_method: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        request_path: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        resource_id: Option<String>,
+    }
+    let mut connection = database.connect().await;
+    let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
+             request_path, resource_id::text AS resource_id FROM audit_logs \
+             WHERE request_id = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>("stranger-read-1"),
+        &mut connection,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row.user_id, stranger);
+    assert_eq!(row.action, "read_task");
+    assert_eq!(row.decision, "denied");
+    assert_eq!(
+        row.reason.as_deref(),
+        Some("User can only access own tasks")
+    );
+    assert_eq!(row.request_method.as_deref(), Some("GET"));
+    assert_eq!(row.request_path.as_deref(), Some(path.as_str()));
+    assert_eq!(row.resource_id.as_deref(), task["id"].as_str());
+
+    let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
+             request_path, resource_id::text AS resource_id FROM audit_logs \
+             WHERE request_id = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>("owner-read-1"),
+        &mut connection,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].user_id, owner);
+    assert_eq!(rows[0].decision, "allowed");
+    assert_eq!(
+        rows[0].reason.as_deref(),
+        Some("Access granted by RBAC and ABAC policies")
+    );
+}
