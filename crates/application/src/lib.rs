@@ -7,6 +7,7 @@
 //! services, and `server` wires concrete adapters into them.
 
 pub mod authorization;
+pub mod cache;
 pub mod health;
 pub mod identity;
 pub mod tasks;
@@ -15,6 +16,7 @@ pub use authorization::{
     AccessRequest, AccessTarget, AuditRecorder, AuditWriter, AuthorizationError,
     AuthorizationService, RequestContext, RoleRef, SubjectCache, SubjectInvalidationNotifier,
 };
+pub use cache::{CacheAdmin, CachedTaskService, L2Info, L2Inspector};
 pub use health::{DependencyStatus, HealthReport, HealthService};
 pub use identity::IdentityService;
 pub use tasks::{TaskError, TaskListParams, TaskListing, TaskService};

@@ -92,6 +92,7 @@ pub fn build_app(
         .configure(crate::routes::users::configure)
         .configure(crate::routes::tasks::configure)
         .configure(crate::routes::authz::configure)
+        .configure(crate::routes::cache::configure)
         .configure(|cfg| {
             if let Some(extra) = extra_routes {
                 extra(cfg);

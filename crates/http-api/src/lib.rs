@@ -7,6 +7,7 @@
 //! error bodies. The use cases it calls live in `application`; `server` hands it a ready
 //! [`ApiState`].
 
+mod admin_gate;
 mod app;
 pub mod auth;
 mod context;

@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Instant};
 
 use application::HealthService;
 use application::identity::{IdentityService, UserDirectory};
-use application::{AuthorizationService, TaskService};
+use application::{AuthorizationService, CacheAdmin, CachedTaskService, TaskService};
 use ports::AuditReader;
 use time::OffsetDateTime;
 
@@ -38,6 +38,10 @@ pub struct ApiState {
     pub tasks: Option<Arc<TaskService>>,
     /// The audit-log reader behind `GET /api/v1/audit-logs`.
     pub audit_log: Option<Arc<dyn AuditReader>>,
+    /// The cached task use cases and the cache administration (set with
+    /// [`ApiState::with_cache`]); without them task routes use `tasks` uncached and the
+    /// `/api/v1/cache/*` routes answer 503.
+    pub cache: Option<(Arc<CachedTaskService>, Arc<CacheAdmin>)>,
 }
 
 impl ApiState {
@@ -59,6 +63,7 @@ impl ApiState {
             authorization: None,
             tasks: None,
             audit_log: None,
+            cache: None,
         }
     }
 
@@ -93,6 +98,14 @@ impl ApiState {
     #[must_use]
     pub fn with_tasks(mut self, tasks: Arc<TaskService>) -> Self {
         self.tasks = Some(tasks);
+        self
+    }
+
+    /// Adds the cache: the cached task use cases (used by the task routes instead of
+    /// `tasks`) and its administration (the `/api/v1/cache/*` routes).
+    #[must_use]
+    pub fn with_cache(mut self, tasks: Arc<CachedTaskService>, admin: Arc<CacheAdmin>) -> Self {
+        self.cache = Some((tasks, admin));
         self
     }
 

@@ -4,11 +4,13 @@
 //!
 //! The channel is the cache's (`REDIS_KEY_PREFIX` + `cache_invalidation`); authorization
 //! messages use the logical key `authz_subject:{user_id}` (or the pattern
-//! `authz_subject:*` for "everyone"), which no cache entry uses.
+//! `authz_subject:*` for "everyone"), which no cache entry uses. Every event also goes to
+//! the task cache's L1 ([`MultiLevelCache::apply_remote`]), so a resubscription (which may
+//! have missed messages) empties both.
 
 use std::sync::Arc;
 
-use application::{AuthorizationService, SubjectInvalidationNotifier};
+use application::{AuthorizationService, SubjectInvalidationNotifier, cache::MultiLevelCache};
 use domain::UserId;
 use ports::{InvalidationBus, InvalidationEvent, InvalidationMessage};
 
@@ -74,14 +76,17 @@ fn subject_invalidation(event: &InvalidationEvent) -> Option<Option<UserId>> {
     }
 }
 
-/// The subscriber's handler: applies authorization events to the local service.
+/// The subscriber's handler: applies authorization events to the local authorization
+/// service and every event to the local cache's L1.
 pub fn invalidation_handler(
     authorization: Arc<AuthorizationService>,
+    cache: Arc<MultiLevelCache>,
 ) -> Arc<dyn Fn(InvalidationEvent) + Send + Sync> {
     Arc::new(move |event| {
         if let Some(user) = subject_invalidation(&event) {
             authorization.apply_remote_invalidation(user);
         }
+        cache.apply_remote(event);
     })
 }
 

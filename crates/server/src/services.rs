@@ -7,15 +7,18 @@ use adapters_postgres::{
     PgAuditLog, PgAuthzRepository, PgIdempotencyStore, PgPool, PgTaskRepository, PgUserRepository,
 };
 use adapters_redis::{
-    RedisInvalidationBus, RedisPool, invalidation_channel, spawn_invalidation_subscriber,
+    RedisInvalidationBus, RedisKeyValueStore, RedisPool, invalidation_channel,
+    spawn_invalidation_subscriber,
 };
 use anyhow::Context;
 use application::{
-    AuditWriter, AuthorizationService, TaskService,
+    AuditWriter, AuthorizationService, CacheAdmin, CachedTaskService, L2Info, L2Inspector,
+    TaskService,
+    cache::{CacheConfig, L2InspectFuture, MultiLevelCache},
     identity::{IdentityService, UserDirectory},
 };
 use http_api::ApiState;
-use ports::{Clock, SystemClock};
+use ports::{Clock, InvalidationBus, KeyValueStore, SystemClock};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
@@ -26,12 +29,17 @@ use crate::{
 /// Queued audit records beyond this are dropped (and counted) rather than slowing requests.
 const AUDIT_QUEUE_CAPACITY: usize = 10_000;
 
+/// How often expired L1 entries are swept (the contract asks for at least once a minute).
+const L1_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Everything the HTTP layer calls, plus what must be stopped at shutdown.
 pub(crate) struct Services {
     identity: IdentityService,
     users: UserDirectory,
     authorization: Arc<AuthorizationService>,
     tasks: Arc<TaskService>,
+    cached_tasks: Arc<CachedTaskService>,
+    cache_admin: Arc<CacheAdmin>,
     audit_log: Arc<PgAuditLog>,
     /// Flushed at shutdown, after the last request and before the pool closes.
     pub(crate) audit_writer: AuditWriter,
@@ -64,14 +72,16 @@ impl Services {
             authorization = authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus)));
         }
         let authorization = Arc::new(authorization);
+        let cache = Arc::new(build_cache(config, redis));
         if redis.is_some() {
             background.push(spawn_invalidation_subscriber(
                 config.redis.url.expose().to_owned(),
                 invalidation_channel(&config.redis.key_prefix),
-                invalidation_handler(authorization.clone()),
+                invalidation_handler(authorization.clone(), cache.clone()),
                 shutdown.clone(),
             ));
         }
+        background.push(spawn_l1_sweeper(cache.clone(), shutdown.clone()));
 
         let identity = build_identity(config, database, redis)?;
         let users = UserDirectory::new(
@@ -85,11 +95,17 @@ impl Services {
             Arc::new(PgIdempotencyStore::new(database.clone())),
             clock,
         ));
+        let cached_tasks = Arc::new(CachedTaskService::new(tasks.clone(), cache.clone()));
+        let inspector = redis
+            .map(|pool| Arc::new(RedisInspector { pool: pool.clone() }) as Arc<dyn L2Inspector>);
+        let cache_admin = Arc::new(CacheAdmin::new(cache, inspector));
         Ok(Self {
             identity,
             users,
             authorization,
             tasks,
+            cached_tasks,
+            cache_admin,
             audit_log,
             audit_writer,
             background,
@@ -103,6 +119,69 @@ impl Services {
             .with_users(self.users.clone())
             .with_authorization(self.authorization.clone(), self.audit_log.clone())
             .with_tasks(self.tasks.clone())
+            .with_cache(self.cached_tasks.clone(), self.cache_admin.clone())
+    }
+}
+
+/// The instance's one two-level cache: L1 always, Redis as L2 and invalidation bus when a
+/// Redis pool exists (contract 13.2).
+fn build_cache(config: &Config, redis: Option<&RedisPool>) -> MultiLevelCache {
+    let (l2, bus) = match redis {
+        Some(pool) => (
+            Some(Arc::new(RedisKeyValueStore::new(pool.clone())) as Arc<dyn KeyValueStore>),
+            Some(Arc::new(RedisInvalidationBus::new(
+                pool.clone(),
+                invalidation_channel(&config.redis.key_prefix),
+            )) as Arc<dyn InvalidationBus>),
+        ),
+        None => (None, None),
+    };
+    MultiLevelCache::new(CacheConfig::default(), l2, bus)
+}
+
+/// Drops expired L1 entries every [`L1_SWEEP_INTERVAL`] until shutdown.
+fn spawn_l1_sweeper(
+    cache: Arc<MultiLevelCache>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(L1_SWEEP_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    let removed = cache.sweep_expired();
+                    if removed > 0 {
+                        tracing::debug!(removed, "swept expired L1 entries");
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
+/// `/cache/stats` view of the Redis pool (9.1); deadpool does not count checkout hits,
+/// misses or stale connections, so those are 0.
+struct RedisInspector {
+    pool: RedisPool,
+}
+
+impl L2Inspector for RedisInspector {
+    fn inspect(&self) -> L2InspectFuture<'_> {
+        Box::pin(async move {
+            let redis_info = self.pool.info().await.map_err(|error| error.to_string())?;
+            let status = self.pool.status();
+            Ok(L2Info {
+                redis_info,
+                pool_hits: 0,
+                pool_misses: 0,
+                pool_timeouts: status.timeouts,
+                pool_total: status.size as u64,
+                pool_idle: status.available as u64,
+                pool_stale: 0,
+            })
+        })
     }
 }
 

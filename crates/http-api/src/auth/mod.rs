@@ -4,10 +4,13 @@
 //!
 //! Add an [`AuthenticatedUser`] argument to a handler and the route is protected:
 //!
-//! ```ignore
-//! async fn my_route(caller: AuthenticatedUser, state: web::Data<ApiState>) -> HttpResponse {
-//!     let user_id = caller.user_id; // the verified caller
-//!     // ...
+//! ```
+//! use actix_web::{HttpResponse, web};
+//! use http_api::{ApiState, auth::AuthenticatedUser};
+//!
+//! async fn my_route(caller: AuthenticatedUser, _state: web::Data<ApiState>) -> HttpResponse {
+//!     // `caller.user_id` is the verified caller.
+//!     HttpResponse::Ok().body(caller.user_id.to_string())
 //! }
 //! ```
 //!

@@ -2,5 +2,6 @@
 
 pub mod auth;
 pub mod authz;
+pub mod cache;
 pub mod tasks;
 pub mod users;

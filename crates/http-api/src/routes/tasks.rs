@@ -12,7 +12,7 @@ use actix_web::{
     web,
 };
 use application::{
-    TaskError, TaskListParams, TaskService,
+    CachedTaskService, TaskError, TaskListParams,
     authorization::{AccessRequest, AccessTarget, AuthorizationError, AuthorizationService},
 };
 use domain::{DueDateInput, NewTaskInput, Task, TaskChangesInput, TaskId, UserId};
@@ -37,17 +37,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 struct TaskRoutes<'a> {
-    tasks: &'a TaskService,
+    /// The cached use cases when a cache is wired, else a pass-through over `state.tasks`.
+    tasks: CachedTaskService,
     authorization: &'a AuthorizationService,
 }
 
 fn services(state: &ApiState) -> Result<TaskRoutes<'_>, ApiError> {
-    match (state.tasks.as_deref(), state.authorization.as_deref()) {
-        (Some(tasks), Some(authorization)) => Ok(TaskRoutes {
+    let tasks = match (&state.cache, &state.tasks) {
+        (Some((cached, _)), _) => CachedTaskService::clone(cached),
+        (None, Some(tasks)) => CachedTaskService::uncached(tasks.clone()),
+        (None, None) => return Err(ApiError::unavailable()),
+    };
+    match state.authorization.as_deref() {
+        Some(authorization) => Ok(TaskRoutes {
             tasks,
             authorization,
         }),
-        _ => Err(ApiError::unavailable()),
+        None => Err(ApiError::unavailable()),
     }
 }
 
@@ -261,7 +267,7 @@ async fn list(
 }
 
 /// The live task, or the 404 (existence is checked before authorization, 7.4).
-async fn existing(tasks: &TaskService, id: TaskId) -> Result<Task, ApiError> {
+async fn existing(tasks: &CachedTaskService, id: TaskId) -> Result<Task, ApiError> {
     tasks
         .get(id)
         .await
@@ -276,7 +282,7 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let routes = services(&state)?;
     let id = parse_task_id(&path)?;
-    let task = existing(routes.tasks, id).await?;
+    let task = existing(&routes.tasks, id).await?;
     authorize(
         routes.authorization,
         &req,
@@ -308,7 +314,7 @@ async fn update(
     let id = parse_task_id(&path)?;
     let map = json_object(&body)?;
     let input = task_changes_input(&map)?;
-    existing(routes.tasks, id).await?;
+    existing(&routes.tasks, id).await?;
     authorize(
         routes.authorization,
         &req,
@@ -336,7 +342,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let routes = services(&state)?;
     let id = parse_task_id(&path)?;
-    existing(routes.tasks, id).await?;
+    existing(&routes.tasks, id).await?;
     authorize(
         routes.authorization,
         &req,
