@@ -536,3 +536,30 @@ async fn graceful_shutdown_writes_every_queued_audit_record() {
     .unwrap();
     assert_eq!(count.n, 25);
 }
+
+#[tokio::test]
+async fn a_role_granted_by_direct_sql_counts_from_the_next_login() {
+    let app = start().await;
+    let (user_id, before) = regular_user(&app, "promoted_by_sql").await;
+    let roles = |token: String| with_token(app.client.get(app.url("/api/v1/roles")), &token).send();
+    assert_eq!(roles(before).await.unwrap().status(), 403);
+    // The operators' promotion step of contract 12.3, behind the service's back.
+    let mut connection = app.database.connect().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "INSERT INTO user_roles (user_id, role_id) VALUES ('{user_id}', '00000000-0000-0000-0000-000000000002')"
+        )),
+        &mut connection,
+    )
+    .await
+    .unwrap();
+    let after = login(
+        &app.address,
+        &app.client,
+        "promoted_by_sql@example.com",
+        "User-Pass-123!",
+    )
+    .await;
+    assert_eq!(roles(after).await.unwrap().status(), 200);
+    app.stop().await;
+}

@@ -150,6 +150,11 @@ async fn login(state: web::Data<ApiState>, body: web::Bytes) -> Result<HttpRespo
     Ok(match identity.login(&input).await {
         Ok(success) => {
             let user = &success.user;
+            // Roles changed behind the service's back (direct SQL) count from the next login
+            // on, not only when the cached authorization snapshot expires.
+            if let Some(authorization) = &state.authorization {
+                authorization.invalidate_subject(user.id);
+            }
             HttpResponse::Ok().json(json!({
                 "access_token": success.access_token,
                 "refresh_token": success.refresh_token,

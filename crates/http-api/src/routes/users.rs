@@ -1,8 +1,7 @@
 //! User and profile routes (contract section 8). Checks run in the order of 8.1: bearer
 //! authentication, path id syntax, request body, authorization, existence of the target.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, http::header, web};
-use application::authorization::RequestContext;
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use application::identity::{UserDirectory, UserRouteError};
 use domain::{ProfileChanges, UserId};
 use serde_json::json;
@@ -10,8 +9,8 @@ use serde_json::json;
 use crate::{
     ApiState,
     auth::AuthenticatedUser,
+    context::request_context,
     errors::{ApiError, ErrorBody},
-    middleware::{ClientIp, RequestIdValue},
 };
 
 /// Registers the section 8 routes with full paths (no `/api/v1/users` scope, so that
@@ -34,28 +33,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn directory(state: &ApiState) -> Result<&UserDirectory, ApiError> {
     state.users.as_ref().ok_or_else(ApiError::unavailable)
-}
-
-/// What the audit log records about this request (11.5).
-fn request_context(req: &HttpRequest) -> RequestContext {
-    let extensions = req.extensions();
-    RequestContext {
-        ip: extensions
-            .get::<ClientIp>()
-            .map(|ip| ip.0)
-            .or_else(|| req.peer_addr().map(|a| a.ip())),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        request_id: extensions
-            .get::<RequestIdValue>()
-            .map(|id| id.0.clone())
-            .unwrap_or_default(),
-        method: req.method().as_str().to_owned(),
-        path: req.path().to_owned(),
-    }
 }
 
 fn invalid_user_id() -> HttpResponse {
