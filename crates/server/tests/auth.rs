@@ -444,6 +444,32 @@ async fn a_missing_user_role_is_a_configuration_error_and_writes_nothing() {
     );
 }
 
+#[tokio::test]
+async fn any_other_registration_failure_is_the_generic_500_and_writes_nothing() {
+    let app = app().await;
+    // The attribute insert, the last step of the transaction, fails.
+    sql(
+        &app,
+        "ALTER TABLE user_attributes RENAME TO user_attributes_gone",
+    )
+    .await;
+    let (status, body) = post(&app, "/api/v1/auth/register", &registration("half_written")).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body,
+        json!({"error": "Registration failed", "details": "An unexpected error occurred. Please try again later."})
+    );
+    sql(
+        &app,
+        "ALTER TABLE user_attributes_gone RENAME TO user_attributes",
+    )
+    .await;
+    assert_eq!(
+        count(&app, "users WHERE username = 'half_written'").await,
+        0
+    );
+}
+
 // ---------------------------------------------------------------- 4.2 login
 
 #[tokio::test]

@@ -431,3 +431,59 @@ async fn deleting_a_user_ends_their_sessions() {
         200
     );
 }
+
+/// The 500 rows of section 8: a storage failure that is not an outage (a broken schema
+/// here, in this test's own database) answers each route's exact body, never a 503.
+#[tokio::test]
+async fn storage_failures_answer_each_routes_500_body() {
+    let app = app().await;
+    let admin = new_caller(&app, "failing_admin", true).await;
+    let target = new_caller(&app, "failing_target", false).await;
+    // Decisions are cached per user: warm the admin's snapshot so that the authorization
+    // step passes and the route's own storage call is the one that fails.
+    assert_eq!(get(&app, "/api/v1/users/profile", &admin).await.0, 200);
+    sql(&app, "ALTER TABLE users RENAME TO users_gone").await;
+    assert_eq!(
+        get(&app, "/api/v1/users/profile", &admin).await,
+        (500, json!({"error": "Failed to get user profile"}))
+    );
+    assert_eq!(
+        get(
+            &app,
+            &format!("/api/v1/users/profile/{}", target.id),
+            &admin
+        )
+        .await,
+        (500, json!({"error": "Failed to get user profile"}))
+    );
+    assert_eq!(
+        put(
+            &app,
+            "/api/v1/users/profile",
+            &admin,
+            br#"{"first_name": "New"}"#
+        )
+        .await,
+        (500, json!({"error": "Failed to update user profile"}))
+    );
+    assert_eq!(
+        get(&app, "/api/v1/users", &admin).await,
+        (500, json!({"error": "Failed to get users"}))
+    );
+    assert_eq!(
+        delete(&app, &format!("/api/v1/users/{}", target.id), &admin).await,
+        (500, json!({"error": "Failed to delete user"}))
+    );
+    sql(&app, "ALTER TABLE users_gone RENAME TO users").await;
+
+    // The authorization service itself failing: a subject that is not cached yet cannot be
+    // loaded while the role tables are broken.
+    sql(&app, "ALTER TABLE user_roles RENAME TO user_roles_gone").await;
+    assert_eq!(
+        get(&app, "/api/v1/users/profile", &target).await,
+        (500, json!({"error": "Authorization check failed"}))
+    );
+    sql(&app, "ALTER TABLE user_roles_gone RENAME TO user_roles").await;
+    assert_eq!(get(&app, "/api/v1/users/profile", &target).await.0, 200);
+    app.stop().await;
+}
