@@ -819,3 +819,187 @@ async fn every_task_decision_is_audited_with_its_request() {
         Some("Access granted by RBAC and ABAC policies")
     );
 }
+
+#[tokio::test]
+async fn every_task_and_user_route_writes_an_audit_row_for_its_decision() {
+    let w = world().await;
+    let task = w.create(&w.owner, json!({"title": "Traced"})).await;
+    let task_path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+    let owner_tasks = format!("/api/v1/users/{}/tasks", w.owner.id);
+    let stranger_profile = format!("/api/v1/users/profile/{}", w.stranger.id);
+    let stranger_user = format!("/api/v1/users/{}", w.stranger.id);
+    // (caller, method, path, body, expected action, expected decision)
+    let cases: Vec<(&Caller, Method, String, Option<Value>, &str, &str)> = vec![
+        (
+            &w.owner,
+            Method::POST,
+            "/api/v1/tasks".into(),
+            Some(json!({"title": "t"})),
+            "create_task",
+            "allowed",
+        ),
+        (
+            &w.owner,
+            Method::GET,
+            "/api/v1/tasks".into(),
+            None,
+            "read_task",
+            "allowed",
+        ),
+        (
+            &w.stranger,
+            Method::GET,
+            task_path.clone(),
+            None,
+            "read_task",
+            "denied",
+        ),
+        (
+            &w.colleague,
+            Method::PUT,
+            task_path.clone(),
+            Some(json!({"title": "x"})),
+            "update_task",
+            "denied",
+        ),
+        (
+            &w.owner,
+            Method::GET,
+            owner_tasks.clone(),
+            None,
+            "read_task",
+            "allowed",
+        ),
+        (
+            &w.stranger,
+            Method::GET,
+            owner_tasks,
+            None,
+            "read_task",
+            "denied",
+        ),
+        (
+            &w.owner,
+            Method::GET,
+            "/api/v1/users/profile".into(),
+            None,
+            "read_profile",
+            "allowed",
+        ),
+        (
+            &w.owner,
+            Method::GET,
+            stranger_profile,
+            None,
+            "read_profile",
+            "denied",
+        ),
+        (
+            &w.owner,
+            Method::PUT,
+            "/api/v1/users/profile".into(),
+            Some(json!({"position": "Lead"})),
+            "update_profile",
+            "allowed",
+        ),
+        (
+            &w.owner,
+            Method::PUT,
+            stranger_user.clone(),
+            Some(json!({"position": "Intern"})),
+            "update_profile",
+            "denied",
+        ),
+        (
+            &w.owner,
+            Method::GET,
+            "/api/v1/users".into(),
+            None,
+            "read_user",
+            "denied",
+        ),
+        (
+            &w.owner,
+            Method::DELETE,
+            stranger_user,
+            None,
+            "delete_user",
+            "denied",
+        ),
+        (
+            &w.owner,
+            Method::DELETE,
+            task_path.clone(),
+            None,
+            "delete_task",
+            "allowed",
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (index, (caller, method, path, body, action, decision)) in cases.into_iter().enumerate() {
+        let request_id = format!("route-audit-{index}");
+        let mut request = w
+            .app
+            .client
+            .request(method.clone(), w.app.url(&path))
+            .bearer_auth(&caller.token)
+            .header("X-Request-ID", &request_id);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            (decision == "allowed") == (status < 300),
+            "{method} {path}: {status} for an expected {decision}"
+        );
+        expected.push((
+            request_id,
+            caller.id.clone(),
+            method,
+            path,
+            action,
+            decision,
+        ));
+    }
+    let (database, _redis) = w.app.stop().await;
+
+    #[derive(diesel::QueryableByName, Debug)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        user_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        decision: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        reason: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        request_method: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        request_path: Option<String>,
+    }
+    let mut connection = database.connect().await;
+    for (request_id, user, method, path, action, decision) in expected {
+        let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
+            diesel::sql_query(
+                "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
+                 request_path FROM audit_logs WHERE request_id = $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(&request_id),
+            &mut connection,
+        )
+        .await
+        .unwrap();
+        assert!(!rows.is_empty(), "no audit row for {method} {path}");
+        let row = rows
+            .iter()
+            .find(|row| row.action == action)
+            .unwrap_or_else(|| panic!("no {action} row for {method} {path}: {rows:?}"));
+        assert_eq!(row.user_id, user, "{path}");
+        assert_eq!(row.decision, decision, "{method} {path}");
+        assert!(row.reason.as_deref().is_some_and(|r| !r.is_empty()));
+        assert_eq!(row.request_method.as_deref(), Some(method.as_str()));
+        assert_eq!(row.request_path.as_deref(), Some(path.as_str()));
+    }
+}
