@@ -7,58 +7,28 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, spawn_app_with, spawn_second_instance};
+use common::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, USER_PASSWORD, login, register, spawn_app_with,
+    spawn_second_instance, with_admin,
+};
 use serde_json::{Value, json};
 
-const ADMIN_EMAIL: &str = "root@example.com";
-const ADMIN_PASSWORD: &str = "Root-Pass-123!";
 const JOHN: &str = "20000000-0000-0000-0000-000000000001";
 
 async fn start() -> TestApp {
-    spawn_app_with(
-        &[
-            ("ADMIN_BOOTSTRAP_EMAIL", ADMIN_EMAIL),
-            ("ADMIN_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
-        ],
-        None,
-    )
-    .await
-}
-
-async fn login(base: &str, client: &reqwest::Client, email: &str, password: &str) -> String {
-    let response = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login of {email}");
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    spawn_app_with(&with_admin(&[]), None).await
 }
 
 /// Registers a regular user and returns (user id, access token).
 async fn regular_user(app: &TestApp, name: &str) -> (String, String) {
-    let email = format!("{name}@example.com");
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": name, "email": email, "password": "User-Pass-123!",
-            "first_name": "Reg", "last_name": "Ular",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    let id = body["user"]["id"].as_str().unwrap().to_owned();
-    let token = login(&app.address, &app.client, &email, "User-Pass-123!").await;
-    (id, token)
+    let session = register(app, name, "").await;
+    (session.id, session.token)
 }
 
 async fn admin_token(app: &TestApp) -> String {
-    login(&app.address, &app.client, ADMIN_EMAIL, ADMIN_PASSWORD).await
+    login(&app.address, &app.client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .token
 }
 
 fn with_token(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
@@ -557,9 +527,9 @@ async fn a_role_granted_by_direct_sql_counts_from_the_next_login() {
         &app.address,
         &app.client,
         "promoted_by_sql@example.com",
-        "User-Pass-123!",
+        USER_PASSWORD,
     )
     .await;
-    assert_eq!(roles(after).await.unwrap().status(), 200);
+    assert_eq!(roles(after.token).await.unwrap().status(), 200);
     app.stop().await;
 }

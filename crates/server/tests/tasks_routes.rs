@@ -5,18 +5,14 @@
 
 mod common;
 
-use common::{TestApp, spawn_app_with};
+use common::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Session, TestApp, login, register, spawn_app_with, with_admin,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const ADMIN_EMAIL: &str = "root@example.com";
-const ADMIN_PASSWORD: &str = "Root-Pass-123!";
-const PASSWORD: &str = "User-Pass-123!";
-
-struct Caller {
-    id: String,
-    token: String,
-}
+/// Every caller of these tests is a logged-in session.
+type Caller = Session;
 
 struct World {
     app: TestApp,
@@ -26,54 +22,11 @@ struct World {
     stranger: Caller,
 }
 
-async fn login(app: &TestApp, email: &str, password: &str) -> Value {
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login {email}");
-    response.json().await.unwrap()
-}
-
-async fn register(app: &TestApp, name: &str, department: &str) -> Caller {
-    let email = format!("{name}@example.com");
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": name, "email": email, "password": PASSWORD,
-            "first_name": "First", "last_name": "Last", "department": department,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body = login(app, &email, PASSWORD).await;
-    Caller {
-        id: body["user"]["id"].as_str().unwrap().to_owned(),
-        token: body["access_token"].as_str().unwrap().to_owned(),
-    }
-}
-
 /// An admin, a task owner in Engineering, a colleague whose `department` attribute is
 /// Engineering, and a stranger in Sales.
 async fn world() -> World {
-    let app = spawn_app_with(
-        &[
-            ("ADMIN_BOOTSTRAP_EMAIL", ADMIN_EMAIL),
-            ("ADMIN_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
-        ],
-        None,
-    )
-    .await;
-    let body = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let admin = Caller {
-        id: body["user"]["id"].as_str().unwrap().to_owned(),
-        token: body["access_token"].as_str().unwrap().to_owned(),
-    };
+    let app = spawn_app_with(&with_admin(&[]), None).await;
+    let admin = login(&app.address, &app.client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let owner = register(&app, "task_owner", "Engineering").await;
     let colleague = register(&app, "colleague", "Engineering").await;
     let stranger = register(&app, "stranger", "Sales").await;

@@ -184,3 +184,59 @@ pub async fn spawn_second_instance(
         task,
     }
 }
+
+/// The admin account the `with_admin` vars bootstrap at start-up (D-33).
+pub const ADMIN_EMAIL: &str = "root@example.com";
+pub const ADMIN_PASSWORD: &str = "Root-Pass-123!";
+/// The password of every user [`register`] creates.
+pub const USER_PASSWORD: &str = "User-Pass-123!";
+
+/// Variables that make the server bootstrap the admin account, plus `extra`.
+pub fn with_admin<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut vars = vec![
+        ("ADMIN_BOOTSTRAP_EMAIL", ADMIN_EMAIL),
+        ("ADMIN_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
+    ];
+    vars.extend_from_slice(extra);
+    vars
+}
+
+/// A logged-in user: id and access token.
+pub struct Session {
+    pub id: String,
+    pub token: String,
+}
+
+/// Logs in through the API; panics unless it answers 200.
+pub async fn login(base: &str, client: &reqwest::Client, email: &str, password: &str) -> Session {
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login of {email}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    Session {
+        id: body["user"]["id"].as_str().unwrap().to_owned(),
+        token: body["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Registers `name` (email `name@example.com`, [`USER_PASSWORD`]) in `department`, then
+/// logs in.
+pub async fn register(app: &TestApp, name: &str, department: &str) -> Session {
+    let email = format!("{name}@example.com");
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({
+            "username": name, "email": email, "password": USER_PASSWORD,
+            "first_name": "First", "last_name": "Last", "department": department,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "registration of {name}");
+    login(&app.address, &app.client, &email, USER_PASSWORD).await
+}
