@@ -773,6 +773,16 @@ async fn every_task_decision_is_audited_with_its_request() {
     );
 }
 
+/// Caller, method, path, body, the audit action expected, and the decision expected.
+type RouteCase<'a> = (
+    &'a Caller,
+    Method,
+    String,
+    Option<Value>,
+    &'static str,
+    &'static str,
+);
+
 #[tokio::test]
 async fn every_task_and_user_route_writes_an_audit_row_for_its_decision() {
     let w = world().await;
@@ -782,7 +792,7 @@ async fn every_task_and_user_route_writes_an_audit_row_for_its_decision() {
     let stranger_profile = format!("/api/v1/users/profile/{}", w.stranger.id);
     let stranger_user = format!("/api/v1/users/{}", w.stranger.id);
     // (caller, method, path, body, expected action, expected decision)
-    let cases: Vec<(&Caller, Method, String, Option<Value>, &str, &str)> = vec![
+    let cases: Vec<RouteCase<'_>> = vec![
         (
             &w.owner,
             Method::POST,
