@@ -11,6 +11,7 @@
 pub mod invalidation;
 pub mod job_queue;
 pub mod kv;
+pub mod lock;
 pub mod pattern;
 pub mod pool;
 pub mod revocation;
@@ -22,6 +23,7 @@ pub use invalidation::{
 };
 pub use job_queue::RedisJobQueue;
 pub use kv::RedisKeyValueStore;
+pub use lock::RedisLock;
 pub use pool::{PoolStatus, PooledConnection, RedisPool, map_redis_error};
 pub use revocation::RedisRevocationStore;
 pub use settings::{RedisSettings, redact_url};

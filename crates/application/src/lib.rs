@@ -11,7 +11,9 @@ pub mod cache;
 pub mod health;
 pub mod identity;
 pub mod tasks;
+pub mod warming;
 
+pub use self::warming::{CacheJobExecutor, EnqueueError, JobSystem, JobSystemParts, WarmLock};
 pub use authorization::{
     AccessRequest, AccessTarget, AuditRecorder, AuditWriter, AuthorizationError,
     AuthorizationService, RequestContext, RoleRef, SubjectCache, SubjectInvalidationNotifier,

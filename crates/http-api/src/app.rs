@@ -93,6 +93,7 @@ pub fn build_app(
         .configure(crate::routes::tasks::configure)
         .configure(crate::routes::authz::configure)
         .configure(crate::routes::cache::configure)
+        .configure(crate::routes::jobs::configure)
         .configure(|cfg| {
             if let Some(extra) = extra_routes {
                 extra(cfg);

@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Instant};
 
 use application::HealthService;
 use application::identity::{IdentityService, UserDirectory};
-use application::{AuthorizationService, CacheAdmin, CachedTaskService, TaskService};
+use application::{AuthorizationService, CacheAdmin, CachedTaskService, JobSystem, TaskService};
 use ports::AuditReader;
 use time::OffsetDateTime;
 
@@ -42,6 +42,9 @@ pub struct ApiState {
     /// [`ApiState::with_cache`]); without them task routes use `tasks` uncached and the
     /// `/api/v1/cache/*` routes answer 503.
     pub cache: Option<(Arc<CachedTaskService>, Arc<CacheAdmin>)>,
+    /// The cache-warming job system (set with [`ApiState::with_jobs`]); without it the
+    /// job routes answer 503 (9.0).
+    pub jobs: Option<JobSystem>,
 }
 
 impl ApiState {
@@ -64,6 +67,7 @@ impl ApiState {
             tasks: None,
             audit_log: None,
             cache: None,
+            jobs: None,
         }
     }
 
@@ -106,6 +110,13 @@ impl ApiState {
     #[must_use]
     pub fn with_cache(mut self, tasks: Arc<CachedTaskService>, admin: Arc<CacheAdmin>) -> Self {
         self.cache = Some((tasks, admin));
+        self
+    }
+
+    /// Adds the cache-warming job system (the routes of 9.2, 9.3, 9.5 to 9.7).
+    #[must_use]
+    pub fn with_jobs(mut self, jobs: JobSystem) -> Self {
+        self.jobs = Some(jobs);
         self
     }
 

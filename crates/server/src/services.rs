@@ -7,18 +7,21 @@ use adapters_postgres::{
     PgAuditLog, PgAuthzRepository, PgIdempotencyStore, PgPool, PgTaskRepository, PgUserRepository,
 };
 use adapters_redis::{
-    RedisInvalidationBus, RedisKeyValueStore, RedisPool, invalidation_channel,
-    spawn_invalidation_subscriber,
+    RedisInvalidationBus, RedisJobQueue, RedisKeyValueStore, RedisLock, RedisPool,
+    invalidation_channel, spawn_invalidation_subscriber,
 };
 use anyhow::Context;
 use application::{
     AuditWriter, AuthorizationService, CacheAdmin, CachedTaskService, L2Info, L2Inspector,
     TaskService,
-    cache::{CacheConfig, L2InspectFuture, MultiLevelCache},
+    cache::{BreakerState, CacheConfig, L2InspectFuture, MultiLevelCache},
     identity::{IdentityService, UserDirectory},
+    warming::{
+        CacheJobExecutor, JobSystem, JobSystemParts, WARMING_INTERVAL, WarmLock, WarmLockFuture,
+    },
 };
 use http_api::ApiState;
-use ports::{Clock, InvalidationBus, KeyValueStore, SystemClock};
+use ports::{Clock, InvalidationBus, JobQueue, KeyValueStore, SystemClock};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
@@ -40,6 +43,8 @@ pub(crate) struct Services {
     tasks: Arc<TaskService>,
     cached_tasks: Arc<CachedTaskService>,
     cache_admin: Arc<CacheAdmin>,
+    /// The cache-warming job system; stopped at shutdown before the pools close.
+    pub(crate) jobs: JobSystem,
     audit_log: Arc<PgAuditLog>,
     /// Flushed at shutdown, after the last request and before the pool closes.
     pub(crate) audit_writer: AuditWriter,
@@ -49,11 +54,13 @@ pub(crate) struct Services {
 
 impl Services {
     /// Builds the services over PostgreSQL and, when configured, Redis (revocation fast
-    /// path, invalidation bus).
+    /// path, invalidation bus). `redis_answered` (a ping at start) chooses the job
+    /// system's mode (14.1).
     pub(crate) fn build(
         config: &Config,
         database: &PgPool,
         redis: Option<&RedisPool>,
+        redis_answered: bool,
         shutdown: &watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -96,6 +103,11 @@ impl Services {
             clock,
         ));
         let cached_tasks = Arc::new(CachedTaskService::new(tasks.clone(), cache.clone()));
+        let jobs = build_job_system(
+            cache.clone(),
+            tasks.clone(),
+            redis.filter(|_| redis_answered),
+        );
         let inspector = redis
             .map(|pool| Arc::new(RedisInspector { pool: pool.clone() }) as Arc<dyn L2Inspector>);
         let cache_admin = Arc::new(CacheAdmin::new(cache, inspector));
@@ -106,6 +118,7 @@ impl Services {
             tasks,
             cached_tasks,
             cache_admin,
+            jobs,
             audit_log,
             audit_writer,
             background,
@@ -120,6 +133,7 @@ impl Services {
             .with_authorization(self.authorization.clone(), self.audit_log.clone())
             .with_tasks(self.tasks.clone())
             .with_cache(self.cached_tasks.clone(), self.cache_admin.clone())
+            .with_jobs(self.jobs.clone())
     }
 }
 
@@ -137,6 +151,47 @@ fn build_cache(config: &Config, redis: Option<&RedisPool>) -> MultiLevelCache {
         None => (None, None),
     };
     MultiLevelCache::new(CacheConfig::default(), l2, bus)
+}
+
+/// The job system: integrated over the Redis queue when Redis answered at start, local
+/// otherwise (14.1).
+fn build_job_system(
+    cache: Arc<MultiLevelCache>,
+    tasks: Arc<TaskService>,
+    redis: Option<&RedisPool>,
+) -> JobSystem {
+    let instance_id = uuid::Uuid::new_v4().to_string();
+    let queue = redis.map(|pool| Arc::new(RedisJobQueue::new(pool.clone())) as Arc<dyn JobQueue>);
+    let lock = redis.map(|pool| {
+        Arc::new(RedisWarmLock(RedisLock::new(
+            pool.clone(),
+            instance_id.clone(),
+        ))) as Arc<dyn WarmLock>
+    });
+    let health = cache.clone();
+    let jobs = JobSystem::start(JobSystemParts {
+        exec: Arc::new(CacheJobExecutor::new(cache, tasks)),
+        queue,
+        lock,
+        clock: Arc::new(SystemClock),
+        instance_id,
+        cache_healthy: Arc::new(move || health.breaker_state() != BreakerState::Open),
+        interval: WARMING_INTERVAL,
+    });
+    tracing::info!(
+        integrated = jobs.is_integrated(),
+        "cache-warming job system started"
+    );
+    jobs
+}
+
+/// [`WarmLock`] over [`RedisLock`].
+struct RedisWarmLock(RedisLock);
+
+impl WarmLock for RedisWarmLock {
+    fn try_acquire<'a>(&'a self, name: &'a str, ttl: std::time::Duration) -> WarmLockFuture<'a> {
+        Box::pin(self.0.try_acquire(name, ttl))
+    }
 }
 
 /// Drops expired L1 entries every [`L1_SWEEP_INTERVAL`] until shutdown.

@@ -7,7 +7,7 @@ use actix_web::{HttpServer, dev::ServerHandle};
 use adapters_postgres::{PgPool, PoolSettings, migrations};
 use adapters_redis::{RedisPool, RedisSettings};
 use anyhow::Context;
-use application::{AuditWriter, HealthService};
+use application::{AuditWriter, HealthService, JobSystem};
 use http_api::{
     ApiState, ExtraRoutes, HttpSettings, Pipeline, build_app,
     middleware::{CorsSettings, RateLimitSettings, RequestStats},
@@ -22,6 +22,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Start-up waits for the database: 3 attempts, 2 seconds apart (contract section 15).
 const DATABASE_ATTEMPTS: u32 = 3;
 const DATABASE_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// The ping that chooses the job system's mode (contract 14.1).
+const REDIS_MODE_PING: Duration = Duration::from_secs(2);
 
 /// Choices that differ between the binary and tests.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,6 +45,7 @@ pub struct Application {
     database: PgPool,
     redis: Option<RedisPool>,
     audit_writer: AuditWriter,
+    jobs: JobSystem,
     handle_signals: bool,
 }
 
@@ -98,7 +101,20 @@ impl Application {
             Arc::new(|| telemetry::prometheus().render()),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let services = Services::build(&config, &database, redis.as_ref(), &shutdown_rx)?;
+        let redis_answered = match &redis {
+            Some(pool) => matches!(
+                tokio::time::timeout(REDIS_MODE_PING, pool.ping()).await,
+                Ok(Ok(()))
+            ),
+            None => false,
+        };
+        let services = Services::build(
+            &config,
+            &database,
+            redis.as_ref(),
+            redis_answered,
+            &shutdown_rx,
+        )?;
         let state = services.install(state);
         let pipeline = Pipeline::new(http_settings(&config), request_stats);
 
@@ -145,6 +161,7 @@ impl Application {
             database,
             redis,
             audit_writer: services.audit_writer,
+            jobs: services.jobs,
             handle_signals: options.handle_signals,
         })
     }
@@ -186,6 +203,9 @@ impl Application {
         {
             tracing::warn!("audit records still queued after 30 s were not written");
         }
+        // Workers finish the job in hand (bounded); leased jobs they could not finish
+        // return to the queue when their lease expires.
+        self.jobs.shutdown().await;
         for task in self.background {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
         }

@@ -186,9 +186,12 @@ async fn a_task_read_is_a_miss_then_a_hit_and_stats_have_the_contract_shape() {
     assert_eq!(breaker["max_failures"], 5);
     assert_eq!(breaker["timeout_seconds"], 30);
     assert_eq!(breaker["last_failure"], 0);
-    // The job system is not running: its parts are left out.
-    assert!(body.get("cache_warming").is_none());
-    assert!(body.get("queue_sizes").is_none());
+    // The job system's metrics and queue sizes (14.8) ride along.
+    assert_eq!(
+        body["cache_warming"]["system_type"],
+        "integrated_redis_local"
+    );
+    assert_eq!(body["queue_sizes"]["redis_dead_letter"], 0);
 }
 
 #[tokio::test]
@@ -440,9 +443,9 @@ async fn only_admins_pass_the_gate() {
     }
     let response = send(&app, &admin, Method::GET, "/api/v1/cache/stats", None).await;
     assert_eq!(response.status(), 200);
-    // The job-system routes are not served here.
+    // The job-system routes are served behind the same gate.
     let warm = send(&app, &admin, Method::POST, "/api/v1/cache/warm", None).await;
-    assert_eq!(warm.status(), 404);
+    assert_eq!(warm.status(), 200);
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Cache administration routes (contract section 9), behind the admin gate of 9.0:
 //! statistics (9.1), clearing (9.4) and eviction of a key or pattern (9.8). The job-system
-//! routes (9.2, 9.3, 9.5 to 9.7) are not registered here.
+//! routes (9.2, 9.3, 9.5 to 9.7) are in `routes::jobs`.
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use application::{CacheAdmin, cache::Eviction};
@@ -37,13 +37,18 @@ async fn admin<'s>(
         })
 }
 
-/// 9.1. `cache_warming` and `queue_sizes` are omitted: the job system is not running.
+/// 9.1. `cache_warming` and `queue_sizes` (14.8) are omitted when no job system is wired.
 async fn stats(
     state: web::Data<ApiState>,
     caller: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
     let admin = admin(&state, &caller).await?;
-    Ok(HttpResponse::Ok().json(json!({"cache": admin.report().await})))
+    let mut body = json!({"cache": admin.report().await});
+    if let Some(jobs) = &state.jobs {
+        body["cache_warming"] = json!(jobs.metrics());
+        body["queue_sizes"] = json!(jobs.queue_sizes().await);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// 9.4.

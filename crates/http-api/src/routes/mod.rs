@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod authz;
 pub mod cache;
+pub mod jobs;
 pub mod tasks;
 pub mod users;
