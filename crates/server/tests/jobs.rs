@@ -339,6 +339,7 @@ async fn a_warmup_job_writes_the_cache_and_counts_in_the_metrics() {
     for series in [
         r#"cache_jobs_enqueued_total{type="cache_warmup",destination="local"}"#,
         r#"cache_jobs_processed_total{type="cache_warmup"}"#,
+        r#"cache_job_duration_seconds_bucket{type="cache_warmup",destination="local",le="0.001"}"#,
     ] {
         assert!(text.contains(series), "{series} missing from /metrics");
     }

@@ -158,9 +158,12 @@ impl DistributedWorker {
         let mut job = leased.job.clone();
         job.attempts = job.attempts.saturating_add(1);
         let job_type = job.job_type.as_str();
+        let started = std::time::Instant::now();
         let result = run_job(&job, &*deps.exec, deps.clock.now(), &*deps.follow_up).await;
         deps.counters.processed.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("cache_jobs_processed_total", "type" => job_type).increment(1);
+        metrics::histogram!("cache_job_duration_seconds", "type" => job_type, "destination" => "redis")
+            .record(started.elapsed().as_secs_f64());
         let Err(error) = result else {
             return deps.queue.ack(leased).await;
         };

@@ -206,6 +206,8 @@ impl Inner {
         self.processed.fetch_add(1, AtomicOrdering::Relaxed);
         let job_type = job.job_type.as_str();
         metrics::counter!("cache_jobs_processed_total", "type" => job_type).increment(1);
+        metrics::histogram!("cache_job_duration_seconds", "type" => job_type, "destination" => "local")
+            .record(started.elapsed().as_secs_f64());
         if let Err(error) = result {
             self.errors.fetch_add(1, AtomicOrdering::Relaxed);
             metrics::counter!("cache_jobs_failed_total", "type" => job_type).increment(1);
