@@ -104,9 +104,9 @@ async fn two_instances_warm_at_most_once_per_interval() {
 
     let taken = taken.lock().unwrap().clone();
     assert!(taken.len() >= 4, "only {} warmings in 30 s", taken.len());
-    for instance in 0..2 {
+    for (instance, tries) in attempts.iter().enumerate() {
         assert!(
-            *attempts[instance].lock().unwrap() >= 2,
+            *tries.lock().unwrap() >= 2,
             "instance {instance} never competed for the lock"
         );
     }
