@@ -12,4 +12,4 @@ mod services;
 mod startup;
 pub mod telemetry;
 
-pub use startup::{Application, StartOptions, wait_for_database};
+pub use startup::{Application, CacheLevels, StartOptions, wait_for_database};

@@ -27,6 +27,7 @@ use tokio::{sync::watch, task::JoinHandle};
 use crate::{
     coherence::{BusSubjectNotifier, invalidation_handler},
     config::Config,
+    startup::CacheLevels,
 };
 
 /// Queued audit records beyond this are dropped (and counted) rather than slowing requests.
@@ -61,6 +62,7 @@ impl Services {
         database: &PgPool,
         redis: Option<&RedisPool>,
         redis_answered: bool,
+        cache_levels: CacheLevels,
         shutdown: &watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -79,7 +81,7 @@ impl Services {
             authorization = authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus)));
         }
         let authorization = Arc::new(authorization);
-        let cache = Arc::new(build_cache(config, redis));
+        let cache = Arc::new(build_cache(config, redis, cache_levels));
         if redis.is_some() {
             background.push(spawn_invalidation_subscriber(
                 config.redis.url.expose().to_owned(),
@@ -139,7 +141,20 @@ impl Services {
 
 /// The instance's one two-level cache: L1 always, Redis as L2 and invalidation bus when a
 /// Redis pool exists (contract 13.2).
-fn build_cache(config: &Config, redis: Option<&RedisPool>) -> MultiLevelCache {
+fn build_cache(
+    config: &Config,
+    redis: Option<&RedisPool>,
+    levels: CacheLevels,
+) -> MultiLevelCache {
+    let redis = redis.filter(|_| levels != CacheLevels::Off);
+    let settings = match levels {
+        CacheLevels::Both => CacheConfig::default(),
+        // An L1 lifetime of zero: every entry is expired as soon as it is written.
+        CacheLevels::L2Only | CacheLevels::Off => CacheConfig {
+            l1_ttl_cap: std::time::Duration::ZERO,
+            ..CacheConfig::default()
+        },
+    };
     let (l2, bus) = match redis {
         Some(pool) => (
             Some(Arc::new(RedisKeyValueStore::new(pool.clone())) as Arc<dyn KeyValueStore>),
@@ -150,7 +165,7 @@ fn build_cache(config: &Config, redis: Option<&RedisPool>) -> MultiLevelCache {
         ),
         None => (None, None),
     };
-    MultiLevelCache::new(CacheConfig::default(), l2, bus)
+    MultiLevelCache::new(settings, l2, bus)
 }
 
 /// The job system: integrated over the Redis queue when Redis answered at start, local

@@ -34,6 +34,20 @@ pub struct StartOptions {
     pub handle_signals: bool,
     /// Extra routes, such as a deliberately panicking one in tests.
     pub extra_routes: Option<ExtraRoutes>,
+    /// Which cache levels serve reads (benches compare them; the binary uses both).
+    pub cache_levels: CacheLevels,
+}
+
+/// Which levels of the two-level cache serve reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheLevels {
+    /// In-process L1 over Redis L2: what the service runs with.
+    #[default]
+    Both,
+    /// Redis only: every L1 entry expires at once, so each read is an L2 lookup.
+    L2Only,
+    /// No cache: every read goes to the database.
+    Off,
 }
 
 /// A built application: bound to its port, not yet serving.
@@ -113,6 +127,7 @@ impl Application {
             &database,
             redis.as_ref(),
             redis_answered,
+            options.cache_levels,
             &shutdown_rx,
         )?;
         let state = services.install(state);

@@ -84,6 +84,7 @@ pub async fn start(
         ephemeral_port: true,
         handle_signals: false,
         extra_routes,
+        ..StartOptions::default()
     };
     let app = Application::build(config, options)
         .await
@@ -167,6 +168,7 @@ pub async fn spawn_second_instance(
         ephemeral_port: true,
         handle_signals: false,
         extra_routes,
+        ..StartOptions::default()
     };
     let app = Application::build(config, options)
         .await

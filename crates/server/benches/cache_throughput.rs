@@ -1,0 +1,246 @@
+//! `GET /api/v1/tasks/{id}` throughput served from L1, from L2 (Redis) and from the
+//! database, next to a route that returns a constant JSON body through the same middleware
+//! (the framework's ceiling), all in one run over the real server, PostgreSQL and Redis.
+//! Then the cost of invalidating every cached task listing with 1,000 and with 100,000
+//! listing entries cached (a generation bump, so it should not grow).
+//!
+//! Run with `cargo bench -p server --bench cache_throughput`; `THROUGHPUT_SECONDS` sets
+//! each phase's length (default 5). Results are printed, never asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use actix_web::{HttpResponse, web};
+use adapters_redis::{RedisKeyValueStore, RedisPool, RedisSettings};
+use application::cache::{CacheConfig, MultiLevelCache};
+use ports::KeyValueStore;
+use server::{Application, CacheLevels, StartOptions, config::Config};
+use testkit::{TestDatabase, TestRedis};
+
+const EMAIL: &str = "bench@example.com";
+const PASSWORD: &str = "Bench-Pass-123!";
+const CONCURRENCY: usize = 16;
+
+fn main() {
+    // `cargo test --benches` runs bench targets without `--bench`: do nothing then.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run());
+}
+
+/// The ceiling: a constant body of about the size of a task, through the same pipeline.
+fn constant_route(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/bench/constant",
+        web::get().to(|| async {
+            HttpResponse::Ok().json(serde_json::json!({
+                "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                "user_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
+                "title": "Constant", "description": "", "status": "pending",
+                "priority": "medium", "due_date": null,
+                "created_at": "2026-12-03T00:00:00Z", "updated_at": "2026-12-03T00:00:00Z",
+            }))
+        }),
+    );
+}
+
+async fn start(
+    database: &TestDatabase,
+    redis: &TestRedis,
+    levels: CacheLevels,
+) -> (String, actix_web::dev::ServerHandle) {
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("REDIS_URL", redis.url.as_str()),
+        ("REDIS_KEY_PREFIX", redis.prefix.as_str()),
+        ("HOST", "127.0.0.1"),
+        ("LOG_LEVEL", "warn"),
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("ADMIN_BOOTSTRAP_EMAIL", EMAIL),
+        ("ADMIN_BOOTSTRAP_PASSWORD", PASSWORD),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let app = Application::build(
+        Config::from_vars(&vars).expect("bench configuration"),
+        StartOptions {
+            ephemeral_port: true,
+            extra_routes: Some(constant_route),
+            cache_levels: levels,
+            ..StartOptions::default()
+        },
+    )
+    .await
+    .expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (base, handle)
+}
+
+async fn run() {
+    let seconds = std::env::var("THROUGHPUT_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(5), Duration::from_secs);
+    let database = TestDatabase::new().await;
+    let redis = TestRedis::new().await;
+    let client = reqwest::Client::new();
+    let mut servers = Vec::new();
+    for levels in [CacheLevels::Both, CacheLevels::L2Only, CacheLevels::Off] {
+        servers.push(start(&database, &redis, levels).await);
+    }
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", servers[0].0))
+        .json(&serde_json::json!({"email": EMAIL, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let task: serde_json::Value = client
+        .post(format!("{}/api/v1/tasks", servers[0].0))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "Benchmarked"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task_path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+
+    let ceiling = throughput(
+        &client,
+        &format!("{}/bench/constant", servers[0].0),
+        &token,
+        seconds,
+    )
+    .await;
+    let l1 = throughput(
+        &client,
+        &format!("{}{task_path}", servers[0].0),
+        &token,
+        seconds,
+    )
+    .await;
+    let l2 = throughput(
+        &client,
+        &format!("{}{task_path}", servers[1].0),
+        &token,
+        seconds,
+    )
+    .await;
+    let none = throughput(
+        &client,
+        &format!("{}{task_path}", servers[2].0),
+        &token,
+        seconds,
+    )
+    .await;
+    println!(
+        "cache_throughput: {CONCURRENCY} concurrent clients, {} s per phase",
+        seconds.as_secs()
+    );
+    for (name, rate) in [
+        ("constant JSON (ceiling)", ceiling),
+        ("GET task, L1 hit", l1),
+        ("GET task, L2 hit", l2),
+        ("GET task, no cache", none),
+    ] {
+        println!(
+            "  {name:<26} {rate:>9.0} req/s  {:>5.1} % of ceiling",
+            rate / ceiling * 100.0
+        );
+    }
+    for (_, handle) in servers {
+        handle.stop(true).await;
+    }
+
+    invalidation_cost(&redis).await;
+}
+
+/// Requests per second from `CONCURRENCY` clients hammering `url` for `length`.
+async fn throughput(client: &reqwest::Client, url: &str, token: &str, length: Duration) -> f64 {
+    // Warm up: the first read fills the caches and the connection pools.
+    for _ in 0..20 {
+        let response = client.get(url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, url, token, stop, done) = (
+                client.clone(),
+                url.to_owned(),
+                token.to_owned(),
+                stop.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    let _ = response.bytes().await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(length).await;
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    rate
+}
+
+/// Time to invalidate every cached listing, with `n` listing entries cached in both levels.
+async fn invalidation_cost(redis: &TestRedis) {
+    println!("invalidation of all task listings (generation bump, mean of 200):");
+    for entries in [1_000_usize, 100_000] {
+        let mut settings = RedisSettings::new(redis.url.clone());
+        settings.key_prefix = format!("{}inv{entries}:", redis.prefix);
+        let pool = RedisPool::new(&settings).unwrap();
+        let store: Arc<dyn KeyValueStore> = Arc::new(RedisKeyValueStore::new(pool));
+        let cache = MultiLevelCache::new(CacheConfig::default(), Some(store), None);
+        let page = serde_json::json!({"tasks": [], "total": 0});
+        for i in 0..entries {
+            let key = cache
+                .namespaced_key("tasks_paginated", &format!("all:created_at:desc:{i}:10"))
+                .await;
+            cache.set_json(&key, &page, Duration::from_secs(300)).await;
+        }
+        let rounds = 200_u32;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            cache.bump_namespace("tasks_paginated").await.unwrap();
+        }
+        let mean = started.elapsed() / rounds;
+        println!(
+            "  {entries:>7} entries cached: {:>8.1} µs",
+            mean.as_secs_f64() * 1e6
+        );
+        cache.clear().await.unwrap();
+    }
+}
