@@ -141,11 +141,7 @@ impl Services {
 
 /// The instance's one two-level cache: L1 always, Redis as L2 and invalidation bus when a
 /// Redis pool exists (contract 13.2).
-fn build_cache(
-    config: &Config,
-    redis: Option<&RedisPool>,
-    levels: CacheLevels,
-) -> MultiLevelCache {
+fn build_cache(config: &Config, redis: Option<&RedisPool>, levels: CacheLevels) -> MultiLevelCache {
     let redis = redis.filter(|_| levels != CacheLevels::Off);
     let settings = match levels {
         CacheLevels::Both => CacheConfig::default(),
