@@ -21,6 +21,7 @@ use std::{
 use actix_web::{HttpResponse, web};
 use adapters_redis::{RedisKeyValueStore, RedisPool, RedisSettings};
 use application::cache::{CacheConfig, MultiLevelCache};
+use http_api::auth::AuthenticatedUser;
 use ports::KeyValueStore;
 use server::{Application, CacheLevels, StartOptions, config::Config};
 use testkit::{TestDatabase, TestRedis};
@@ -41,19 +42,28 @@ fn main() {
         .block_on(run());
 }
 
-/// The ceiling: a constant body of about the size of a task, through the same pipeline.
-fn constant_route(cfg: &mut web::ServiceConfig) {
+fn constant_body() -> serde_json::Value {
+    serde_json::json!({
+        "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "user_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
+        "title": "Constant", "description": "", "status": "pending",
+        "priority": "medium", "due_date": null,
+        "created_at": "2026-12-03T00:00:00Z", "updated_at": "2026-12-03T00:00:00Z",
+    })
+}
+
+/// The ceiling: a constant body of about the size of a task, through the same pipeline;
+/// and the same body behind bearer authentication, to separate the cost of checking the
+/// token (signature and revocation) from the cost of authorization, audit and cache.
+fn constant_routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/bench/constant",
-        web::get().to(|| async {
-            HttpResponse::Ok().json(serde_json::json!({
-                "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-                "user_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
-                "title": "Constant", "description": "", "status": "pending",
-                "priority": "medium", "due_date": null,
-                "created_at": "2026-12-03T00:00:00Z", "updated_at": "2026-12-03T00:00:00Z",
-            }))
-        }),
+        web::get().to(|| async { HttpResponse::Ok().json(constant_body()) }),
+    )
+    .route(
+        "/bench/constant-authenticated",
+        web::get()
+            .to(|_caller: AuthenticatedUser| async { HttpResponse::Ok().json(constant_body()) }),
     );
 }
 
@@ -79,7 +89,7 @@ async fn start(
         Config::from_vars(&vars).expect("bench configuration"),
         StartOptions {
             ephemeral_port: true,
-            extra_routes: Some(constant_route),
+            extra_routes: Some(constant_routes),
             cache_levels: levels,
             ..StartOptions::default()
         },
@@ -133,6 +143,13 @@ async fn run() {
         seconds,
     )
     .await;
+    let authenticated = throughput(
+        &client,
+        &format!("{}/bench/constant-authenticated", servers[0].0),
+        &token,
+        seconds,
+    )
+    .await;
     let l1 = throughput(
         &client,
         &format!("{}{task_path}", servers[0].0),
@@ -160,6 +177,7 @@ async fn run() {
     );
     for (name, rate) in [
         ("constant JSON (ceiling)", ceiling),
+        ("constant JSON, bearer auth", authenticated),
         ("GET task, L1 hit", l1),
         ("GET task, L2 hit", l2),
         ("GET task, no cache", none),
