@@ -9,64 +9,26 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, spawn_app_with, spawn_second_instance};
+use common::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Session, TestApp, login, register, spawn_app_with,
+    spawn_second_instance, with_admin,
+};
 use redis::AsyncCommands;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const ADMIN_EMAIL: &str = "root@example.com";
-const ADMIN_PASSWORD: &str = "Root-Pass-123!";
-const PASSWORD: &str = "User-Pass-123!";
 const SECRET: &str = "cache-routes-test-secret-0123456789abcdef";
 
-struct Caller {
-    id: String,
-    token: String,
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> Caller {
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login {email}");
-    let body: Value = response.json().await.unwrap();
-    Caller {
-        id: body["user"]["id"].as_str().unwrap().to_owned(),
-        token: body["access_token"].as_str().unwrap().to_owned(),
-    }
-}
-
-async fn register(app: &TestApp, name: &str) -> Caller {
-    let email = format!("{name}@example.com");
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": name, "email": email, "password": PASSWORD,
-            "first_name": "First", "last_name": "Last", "department": "Engineering",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    login(app, &email, PASSWORD).await
-}
+/// Every caller of these tests is a logged-in session.
+type Caller = Session;
 
 /// An app with a bootstrapped admin (plus `extra` variables), the admin and one user.
 async fn world(extra: &[(&str, &str)]) -> (TestApp, Caller, Caller) {
-    let mut vars = vec![
-        ("ADMIN_BOOTSTRAP_EMAIL", ADMIN_EMAIL),
-        ("ADMIN_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
-        ("JWT_SECRET", SECRET),
-    ];
+    let mut vars = with_admin(&[("JWT_SECRET", SECRET)]);
     vars.extend_from_slice(extra);
     let app = spawn_app_with(&vars, None).await;
-    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let user = register(&app, "cache_user").await;
+    let admin = login(&app.address, &app.client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let user = register(&app, "cache_user", "Engineering").await;
     (app, admin, user)
 }
 

@@ -10,59 +10,28 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, spawn_app_with};
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, login, spawn_app_with, with_admin};
 use redis::AsyncCommands;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-const ADMIN_EMAIL: &str = "root@example.com";
-const ADMIN_PASSWORD: &str = "Root-Pass-123!";
-const PASSWORD: &str = "User-Pass-123!";
 const SECRET: &str = "jobs-routes-test-secret-0123456789abcdef";
 /// How long a poll for an effect of a background job may last before the test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-async fn login(app: &TestApp, email: &str, password: &str) -> String {
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login {email}");
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
+/// Registers a user in Engineering and returns its access token.
 async fn register(app: &TestApp, name: &str) -> String {
-    let email = format!("{name}@example.com");
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": name, "email": email, "password": PASSWORD,
-            "first_name": "First", "last_name": "Last", "department": "Engineering",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    login(app, &email, PASSWORD).await
+    common::register(app, name, "Engineering").await.token
 }
 
 /// An app with a bootstrapped admin (plus `extra` variables) and the admin's token.
 async fn world(extra: &[(&str, &str)]) -> (TestApp, String) {
-    let mut vars = vec![
-        ("ADMIN_BOOTSTRAP_EMAIL", ADMIN_EMAIL),
-        ("ADMIN_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
-        ("JWT_SECRET", SECRET),
-    ];
+    let mut vars = with_admin(&[("JWT_SECRET", SECRET)]);
     vars.extend_from_slice(extra);
     let app = spawn_app_with(&vars, None).await;
-    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    (app, admin)
+    let admin = login(&app.address, &app.client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    (app, admin.token)
 }
 
 async fn send(

@@ -711,35 +711,8 @@ async fn every_task_decision_is_audited_with_its_request() {
     let owner = w.owner.id.clone();
     let (database, _redis) = w.app.stop().await;
 
-    #[derive(diesel::QueryableByName, Debug)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        user_id: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        action: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        decision: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        reason: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        request_method: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        request_path: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        resource_id: Option<String>,
-    }
     let mut connection = database.connect().await;
-    let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
-        diesel::sql_query(
-            "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
-             request_path, resource_id::text AS resource_id FROM audit_logs \
-             WHERE request_id = $1",
-        )
-        .bind::<diesel::sql_types::Text, _>("stranger-read-1"),
-        &mut connection,
-    )
-    .await
-    .unwrap();
+    let rows = audit_rows(&mut connection, "stranger-read-1").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let row = &rows[0];
     assert_eq!(row.user_id, stranger);
@@ -753,17 +726,7 @@ async fn every_task_decision_is_audited_with_its_request() {
     assert_eq!(row.request_path.as_deref(), Some(path.as_str()));
     assert_eq!(row.resource_id.as_deref(), task["id"].as_str());
 
-    let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
-        diesel::sql_query(
-            "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
-             request_path, resource_id::text AS resource_id FROM audit_logs \
-             WHERE request_id = $1",
-        )
-        .bind::<diesel::sql_types::Text, _>("owner-read-1"),
-        &mut connection,
-    )
-    .await
-    .unwrap();
+    let rows = audit_rows(&mut connection, "owner-read-1").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].user_id, owner);
     assert_eq!(rows[0].decision, "allowed");
@@ -927,33 +890,9 @@ async fn every_task_and_user_route_writes_an_audit_row_for_its_decision() {
     }
     let (database, _redis) = w.app.stop().await;
 
-    #[derive(diesel::QueryableByName, Debug)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        user_id: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        action: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        decision: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        reason: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        request_method: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        request_path: Option<String>,
-    }
     let mut connection = database.connect().await;
     for (request_id, user, method, path, action, decision) in expected {
-        let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
-            diesel::sql_query(
-                "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
-                 request_path FROM audit_logs WHERE request_id = $1",
-            )
-            .bind::<diesel::sql_types::Text, _>(&request_id),
-            &mut connection,
-        )
-        .await
-        .unwrap();
+        let rows = audit_rows(&mut connection, &request_id).await;
         assert!(!rows.is_empty(), "no audit row for {method} {path}");
         let row = rows
             .iter()
@@ -965,4 +904,41 @@ async fn every_task_and_user_route_writes_an_audit_row_for_its_decision() {
         assert_eq!(row.request_method.as_deref(), Some(method.as_str()));
         assert_eq!(row.request_path.as_deref(), Some(path.as_str()));
     }
+}
+
+/// An audit row as the tests read it back.
+#[derive(diesel::QueryableByName, Debug)]
+struct AuditRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    user_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    decision: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    reason: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    request_method: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    request_path: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    resource_id: Option<String>,
+}
+
+/// The audit rows written for the request with this `X-Request-ID`.
+async fn audit_rows(
+    connection: &mut diesel_async::AsyncPgConnection,
+    request_id: &str,
+) -> Vec<AuditRow> {
+    diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT user_id::text AS user_id, action, decision, reason, request_method, \
+             request_path, resource_id::text AS resource_id FROM audit_logs \
+             WHERE request_id = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(request_id),
+        connection,
+    )
+    .await
+    .unwrap()
 }
