@@ -370,11 +370,7 @@ impl UserRepository for PgUserRepository {
         .execute(&mut connection)
         .await
         .map_err(map_diesel_error)?;
-        if updated == 0 {
-            Err(PortError::NotFound)
-        } else {
-            Ok(())
-        }
+        exactly_one(updated)
     }
 
     async fn set_last_login(&self, id: UserId, at: OffsetDateTime) -> PortResult<()> {
@@ -388,11 +384,7 @@ impl UserRepository for PgUserRepository {
         .execute(&mut connection)
         .await
         .map_err(map_diesel_error)?;
-        if updated == 0 {
-            Err(PortError::NotFound)
-        } else {
-            Ok(())
-        }
+        exactly_one(updated)
     }
 
     async fn soft_delete(&self, id: UserId, now: OffsetDateTime) -> PortResult<()> {
@@ -406,11 +398,7 @@ impl UserRepository for PgUserRepository {
         .execute(&mut connection)
         .await
         .map_err(map_diesel_error)?;
-        if updated == 0 {
-            Err(PortError::NotFound)
-        } else {
-            Ok(())
-        }
+        exactly_one(updated)
     }
 
     async fn list_active(&self) -> PortResult<Vec<UserProfile>> {
@@ -439,11 +427,7 @@ impl UserRepository for PgUserRepository {
         .execute(&mut connection)
         .await
         .map_err(map_diesel_error)?;
-        if updated == 0 {
-            Err(PortError::NotFound)
-        } else {
-            Ok(())
-        }
+        exactly_one(updated)
     }
 
     async fn active_grants(&self, id: UserId, now: OffsetDateTime) -> PortResult<AccessGrants> {
@@ -469,5 +453,14 @@ impl UserRepository for PgUserRepository {
         permissions.sort_unstable();
         permissions.dedup();
         Ok(AccessGrants { roles, permissions })
+    }
+}
+
+/// An update that addressed one live user by id: no row changed means no such user.
+fn exactly_one(updated: usize) -> PortResult<()> {
+    if updated == 0 {
+        Err(PortError::NotFound)
+    } else {
+        Ok(())
     }
 }

@@ -59,6 +59,7 @@ pub struct FakeRepository {
     state: Mutex<State>,
     pub subject_loads: AtomicUsize,
     pub task_loads: AtomicUsize,
+    pub department_loads: AtomicUsize,
     pub failing: AtomicBool,
 }
 
@@ -194,6 +195,7 @@ impl AuthzRepository for FakeRepository {
 
     async fn user_department(&self, user: UserId) -> PortResult<Option<String>> {
         self.check()?;
+        self.department_loads.fetch_add(1, Ordering::SeqCst);
         let state = self.state.lock().unwrap();
         Ok(state.users.get(&user).and_then(|u| u.department.clone()))
     }

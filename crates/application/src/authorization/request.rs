@@ -14,6 +14,14 @@ pub enum AccessTarget {
     None,
     /// One task (its owner and the owner's department are loaded).
     Task(TaskId),
+    /// One task the caller has already read, so its owner is known; only the owner's
+    /// department is loaded, and only when the caller is not the owner.
+    OwnedTask {
+        /// The task.
+        id: TaskId,
+        /// Its owner, from the task just read.
+        owner: UserId,
+    },
     /// One user account or profile.
     User(UserId),
     /// All tasks of one user (`GET /users/{user_id}/tasks`).
@@ -26,7 +34,7 @@ impl AccessTarget {
     pub fn resource_id(self) -> Option<Uuid> {
         match self {
             Self::None => None,
-            Self::Task(id) => Some(id.as_uuid()),
+            Self::Task(id) | Self::OwnedTask { id, .. } => Some(id.as_uuid()),
             Self::User(id) | Self::UserTasks(id) => Some(id.as_uuid()),
         }
     }

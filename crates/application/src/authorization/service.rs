@@ -187,7 +187,15 @@ impl AuthorizationService {
         resource.target = match request.target {
             AccessTarget::None => Target::None,
             AccessTarget::User(id) => Target::User { id },
-            AccessTarget::Task(_) | AccessTarget::UserTasks(_) if !rules_apply => Target::None,
+            AccessTarget::Task(_) | AccessTarget::OwnedTask { .. } | AccessTarget::UserTasks(_)
+                if !rules_apply =>
+            {
+                Target::None
+            }
+            AccessTarget::OwnedTask { owner, .. } => Target::Task {
+                owner,
+                owner_department: self.department_unless_self(request.user, owner).await?,
+            },
             AccessTarget::Task(task) => match self.repository.task_ownership(task).await? {
                 Some(ownership) => Target::Task {
                     owner: ownership.owner,
@@ -197,10 +205,24 @@ impl AuthorizationService {
             },
             AccessTarget::UserTasks(owner) => Target::UserTasks {
                 owner,
-                owner_department: self.repository.user_department(owner).await?,
+                owner_department: self.department_unless_self(request.user, owner).await?,
             },
         };
         Ok(decide(&snapshot, &resource))
+    }
+
+    /// The owner's department for the same-department rule; the owner's own requests are
+    /// decided without it, so they cost no query.
+    async fn department_unless_self(
+        &self,
+        caller: UserId,
+        owner: UserId,
+    ) -> Result<Option<String>, AuthorizationError> {
+        if caller == owner {
+            Ok(None)
+        } else {
+            Ok(self.repository.user_department(owner).await?)
+        }
     }
 }
 

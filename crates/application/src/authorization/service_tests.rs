@@ -180,6 +180,41 @@ async fn task_rules_owner_department_reader_and_others() {
 }
 
 #[tokio::test]
+async fn a_task_already_read_is_decided_without_loading_it_again() {
+    let h = harness();
+    let id = h.repo.add_task(uid(JOHN));
+    let task = AccessTarget::OwnedTask {
+        id,
+        owner: uid(JOHN),
+    };
+    for action in ["read", "update", "delete"] {
+        assert_allowed(
+            h.decide(JOHN, "task", action, task).await,
+            Reason::TaskOwnerHasAccess,
+        );
+    }
+    // The owner's own requests need neither the task nor the owner's department.
+    assert_eq!(h.repo.task_loads.load(Ordering::SeqCst), 0);
+    assert_eq!(h.repo.department_loads.load(Ordering::SeqCst), 0);
+    assert_allowed(
+        h.decide(JANE, "task", "read", task).await,
+        Reason::DepartmentMemberCanView,
+    );
+    assert_denied(
+        h.decide(JANE, "task", "update", task).await,
+        PolicyType::Abac,
+        Reason::UserCanOnlyAccessOwnTasks,
+    );
+    assert_denied(
+        h.decide(SAM, "task", "read", task).await,
+        PolicyType::Abac,
+        Reason::UserCanOnlyAccessOwnTasks,
+    );
+    assert_eq!(h.repo.task_loads.load(Ordering::SeqCst), 0);
+    assert_eq!(h.audit.records()[0].resource_id, Some(id.as_uuid()));
+}
+
+#[tokio::test]
 async fn user_tasks_listing_follows_the_task_rules_for_the_target_user() {
     let h = harness();
     assert_allowed(

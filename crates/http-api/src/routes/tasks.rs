@@ -266,6 +266,15 @@ async fn list(
     Ok(HttpResponse::Ok().json(listing))
 }
 
+/// The task as an authorization target: its owner is already known from the read that
+/// checked its existence, so the decision needs no second lookup.
+fn owned(task: &Task) -> AccessTarget {
+    AccessTarget::OwnedTask {
+        id: task.id,
+        owner: task.owner,
+    }
+}
+
 /// The live task, or the 404 (existence is checked before authorization, 7.4).
 async fn existing(tasks: &CachedTaskService, id: TaskId) -> Result<Task, ApiError> {
     tasks
@@ -283,14 +292,7 @@ async fn get(
     let routes = services(&state)?;
     let id = parse_task_id(&path)?;
     let task = existing(&routes.tasks, id).await?;
-    authorize(
-        routes.authorization,
-        &req,
-        &caller,
-        "read",
-        AccessTarget::Task(id),
-    )
-    .await?;
+    authorize(routes.authorization, &req, &caller, "read", owned(&task)).await?;
     let etag = task.etag();
     let not_modified = header_text(&req, "If-None-Match").is_some_and(|tags| {
         tags.split(',')
@@ -314,13 +316,13 @@ async fn update(
     let id = parse_task_id(&path)?;
     let map = json_object(&body)?;
     let input = task_changes_input(&map)?;
-    existing(&routes.tasks, id).await?;
+    let current = existing(&routes.tasks, id).await?;
     authorize(
         routes.authorization,
         &req,
         &caller,
         "update",
-        AccessTarget::Task(id),
+        owned(&current),
     )
     .await?;
     let task = routes
@@ -342,13 +344,13 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let routes = services(&state)?;
     let id = parse_task_id(&path)?;
-    existing(&routes.tasks, id).await?;
+    let current = existing(&routes.tasks, id).await?;
     authorize(
         routes.authorization,
         &req,
         &caller,
         "delete",
-        AccessTarget::Task(id),
+        owned(&current),
     )
     .await?;
     routes
