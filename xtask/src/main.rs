@@ -3,8 +3,8 @@
 //! The point is a zero-config start: `cargo xtask dev` finds or provisions PostgreSQL (the
 //! shared server on 127.0.0.1:5432, or a private cluster under `target/`) and Redis (or runs
 //! the server L1-only), migrates, seeds demo accounts and starts the API. The other commands
-//! expose the same steps one by one (`migrate`, `seed`, `db-reset`) and run the whole test
-//! suite against provisioned services (`test`).
+//! expose the same steps one by one (`migrate`, `seed`, `db-reset`), run the whole test
+//! suite against provisioned services (`test`) and run the benchmarks against them (`bench`).
 
 mod commands;
 mod db;
@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "xtask",
     bin_name = "cargo xtask",
-    about = "Developer tasks: dev server, tests, migrations, seed data"
+    about = "Developer tasks: dev server, tests, benchmarks, migrations, seed data"
 )]
 struct Cli {
     #[command(flatten)]
@@ -63,6 +63,9 @@ enum Command {
     /// Provision services and run every test of the workspace (extra args after `--` go to
     /// both `cargo test` invocations).
     Test(commands::test::TestArgs),
+    /// Provision services and run the benchmarks (criterion hot paths and the real-HTTP load
+    /// benches); results are printed, never asserted.
+    Bench(commands::bench::BenchArgs),
     /// Apply pending database migrations.
     Migrate,
     /// Migrate, then create the demo admin and user accounts (idempotent).
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Dev(args) => commands::dev::run(&cli.global, &args).await,
             Command::Test(args) => commands::test::run(&cli.global, &args).await,
+            Command::Bench(args) => commands::bench::run(&cli.global, &args).await,
             Command::Migrate => commands::migrate::run(&cli.global).await.map(|()| 0),
             Command::Seed => commands::seed::run(&cli.global).await.map(|()| 0),
             Command::DbReset(args) => commands::db_reset::run(&cli.global, &args)
@@ -122,6 +126,36 @@ mod tests {
             Command::Test(args) => assert_eq!(args.extra, ["-p", "domain", "--", "--nocapture"]),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn bench_takes_names_or_all_and_passes_the_rest_to_the_bench_binaries() {
+        let cli = Cli::try_parse_from(["xtask", "bench"]).expect("valid");
+        assert!(
+            matches!(cli.command, Command::Bench(ref a) if a.names.is_empty() && !a.all && a.extra.is_empty())
+        );
+        let cli = Cli::try_parse_from(["xtask", "bench", "--all"]).expect("valid");
+        assert!(matches!(cli.command, Command::Bench(ref a) if a.all));
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "bench",
+            "decide",
+            "identity",
+            "--",
+            "--save-baseline",
+            "x",
+        ])
+        .expect("valid");
+        match cli.command {
+            Command::Bench(args) => {
+                assert_eq!(args.names, ["decide", "identity"]);
+                assert_eq!(args.extra, ["--save-baseline", "x"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let error = Cli::try_parse_from(["xtask", "bench", "nope"]).expect_err("unknown bench");
+        assert!(error.to_string().contains("cache_throughput"), "{error}");
+        assert!(Cli::try_parse_from(["xtask", "bench", "--all", "decide"]).is_err());
     }
 
     #[test]

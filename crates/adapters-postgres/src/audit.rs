@@ -1,5 +1,5 @@
-//! The audit log of contract 11.5 in `audit_logs`: batched writes (one multi-row `INSERT`
-//! per batch) and the filtered, paginated listing operators read.
+//! The audit log of contract 11.5 in `audit_logs`: batched writes (one `INSERT ... SELECT FROM
+//! unnest(...)` per batch) and the filtered, paginated listing operators read.
 
 use std::collections::HashSet;
 
@@ -21,7 +21,7 @@ use crate::authz::{from_utc_naive, to_utc_naive};
 use crate::pool::{PgPool, PooledConnection, map_diesel_error};
 use crate::schema::{audit_logs, users};
 
-/// Rows per `INSERT`: 14 bound columns each stays under PostgreSQL's 65 535 parameters.
+/// Rows per `INSERT`, to keep one statement's arrays (and the transaction) modest.
 const MAX_ROWS_PER_INSERT: usize = 4_000;
 
 /// Longest page a listing returns, whatever the caller asks for.
@@ -49,30 +49,78 @@ fn clip(text: &str, max: usize) -> &str {
         .map_or(text, |(end, _)| &text[..end])
 }
 
+/// One statement for any batch size: the columns travel as 14 arrays and `unnest` turns
+/// them back into rows. PostgreSQL prepares it once per connection, where a multi-row
+/// `VALUES` list would be parsed and planned anew for every batch.
+const INSERT_BATCH: &str = r#"INSERT INTO audit_logs (id, user_id, action, resource, resource_id,
+    decision, reason, ip_address, user_agent, request_id, request_method, request_path,
+    context, "timestamp")
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::uuid[],
+    $6::varchar[], $7::text[], $8::inet[], $9::text[], $10::varchar[], $11::varchar[],
+    $12::text[], $13::jsonb[], $14::timestamp[])"#;
+
+/// The batch as columns, in the order of [`INSERT_BATCH`]'s parameters.
+#[derive(Default)]
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    user_ids: Vec<Uuid>,
+    actions: Vec<&'a str>,
+    resources: Vec<&'a str>,
+    resource_ids: Vec<Option<Uuid>>,
+    decisions: Vec<&'a str>,
+    reasons: Vec<&'a str>,
+    ip_addresses: Vec<Option<IpNet>>,
+    user_agents: Vec<Option<&'a str>>,
+    request_ids: Vec<&'a str>,
+    request_methods: Vec<Option<&'a str>>,
+    request_paths: Vec<Option<&'a str>>,
+    contexts: Vec<&'a serde_json::Value>,
+    timestamps: Vec<PrimitiveDateTime>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(records: &[&'a AuditRecord]) -> Self {
+        let mut columns = Self::default();
+        for r in records {
+            columns.ids.push(Uuid::now_v7());
+            columns.user_ids.push(r.user_id.as_uuid());
+            columns.actions.push(clip(&r.action, 255));
+            columns.resources.push(clip(&r.resource, 255));
+            columns.resource_ids.push(r.resource_id);
+            columns.decisions.push(r.decision.as_str());
+            columns.reasons.push(&r.reason);
+            columns.ip_addresses.push(r.ip_address.map(IpNet::from));
+            columns.user_agents.push(r.user_agent.as_deref());
+            columns.request_ids.push(clip(&r.request_id, 255));
+            columns
+                .request_methods
+                .push(r.request_method.as_deref().map(|m| clip(m, 16)));
+            columns.request_paths.push(r.request_path.as_deref());
+            columns.contexts.push(&r.context);
+            columns.timestamps.push(to_utc_naive(r.timestamp));
+        }
+        columns
+    }
+}
+
 async fn insert(connection: &mut PooledConnection, records: &[&AuditRecord]) -> QueryResult<()> {
-    let rows: Vec<_> = records
-        .iter()
-        .map(|r| {
-            (
-                audit_logs::id.eq(Uuid::now_v7()),
-                audit_logs::user_id.eq(r.user_id.as_uuid()),
-                audit_logs::action.eq(clip(&r.action, 255)),
-                audit_logs::resource.eq(clip(&r.resource, 255)),
-                audit_logs::resource_id.eq(r.resource_id),
-                audit_logs::decision.eq(r.decision.as_str()),
-                audit_logs::reason.eq(&r.reason),
-                audit_logs::ip_address.eq(r.ip_address.map(IpNet::from)),
-                audit_logs::user_agent.eq(r.user_agent.as_deref()),
-                audit_logs::request_id.eq(clip(&r.request_id, 255)),
-                audit_logs::request_method.eq(r.request_method.as_deref().map(|m| clip(m, 16))),
-                audit_logs::request_path.eq(r.request_path.as_deref()),
-                audit_logs::context.eq(&r.context),
-                audit_logs::timestamp.eq(to_utc_naive(r.timestamp)),
-            )
-        })
-        .collect();
-    diesel::insert_into(audit_logs::table)
-        .values(&rows)
+    use diesel::sql_types::{Array, Inet, Jsonb, Nullable, Text, Timestamp, Uuid as SqlUuid};
+    let c = Columns::of(records);
+    diesel::sql_query(INSERT_BATCH)
+        .bind::<Array<SqlUuid>, _>(&c.ids)
+        .bind::<Array<SqlUuid>, _>(&c.user_ids)
+        .bind::<Array<Text>, _>(&c.actions)
+        .bind::<Array<Text>, _>(&c.resources)
+        .bind::<Array<Nullable<SqlUuid>>, _>(&c.resource_ids)
+        .bind::<Array<Text>, _>(&c.decisions)
+        .bind::<Array<Text>, _>(&c.reasons)
+        .bind::<Array<Nullable<Inet>>, _>(&c.ip_addresses)
+        .bind::<Array<Nullable<Text>>, _>(&c.user_agents)
+        .bind::<Array<Text>, _>(&c.request_ids)
+        .bind::<Array<Nullable<Text>>, _>(&c.request_methods)
+        .bind::<Array<Nullable<Text>>, _>(&c.request_paths)
+        .bind::<Array<Jsonb>, _>(&c.contexts)
+        .bind::<Array<Timestamp>, _>(&c.timestamps)
         .execute(connection)
         .await
         .map(|_| ())

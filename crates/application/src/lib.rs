@@ -8,6 +8,7 @@
 
 pub mod authorization;
 pub mod cache;
+pub mod guarded_cache;
 pub mod health;
 pub mod identity;
 pub mod tasks;

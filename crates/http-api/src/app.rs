@@ -89,8 +89,10 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(ops::configure)
         .configure(crate::routes::auth::configure)
-        .configure(crate::routes::users::configure)
+        // Routes are tried in order, and each `{param}` pattern is a regular expression:
+        // the busiest ones (tasks) go first. No task pattern overlaps a user pattern.
         .configure(crate::routes::tasks::configure)
+        .configure(crate::routes::users::configure)
         .configure(crate::routes::authz::configure)
         .configure(crate::routes::cache::configure)
         .configure(crate::routes::jobs::configure)

@@ -1,21 +1,30 @@
 //! Keeping per-instance state coherent across N instances: changes to a user's roles,
-//! grants or attributes made on one instance are announced over the Redis invalidation
-//! channel, and every instance drops its cached authorization snapshot of that user.
+//! grants or attributes, and token revocations, made on one instance are announced over
+//! the Redis invalidation channel, and every instance drops what it holds in process about
+//! them (authorization snapshots, revocation answers).
 //!
-//! The channel is the cache's (`REDIS_KEY_PREFIX` + `cache_invalidation`); authorization
-//! messages use the logical key `authz_subject:{user_id}` (or the pattern
-//! `authz_subject:*` for "everyone"), which no cache entry uses. Every event also goes to
-//! the task cache's L1 ([`MultiLevelCache::apply_remote`]), so a resubscription (which may
-//! have missed messages) empties both.
+//! The channel is the cache's (`REDIS_KEY_PREFIX` + `cache_invalidation`); these messages
+//! use logical keys no cache entry uses: `authz_subject:{user_id}` (or the pattern
+//! `authz_subject:*` for "everyone"), `revoked_jti:{jti}` and
+//! `user_tokens_revoked_at:{user_id}` (named after the Redis revocation records). Every
+//! event also goes to the task cache's L1 ([`MultiLevelCache::apply_remote`]), and a
+//! resubscription (which may have missed messages) empties all three.
 
 use std::sync::Arc;
 
-use application::{AuthorizationService, SubjectInvalidationNotifier, cache::MultiLevelCache};
+use application::{
+    AuthorizationService, SubjectInvalidationNotifier,
+    cache::MultiLevelCache,
+    identity::{CachedRevocationStore, RevocationChange, RevocationNotifier},
+};
+use async_trait::async_trait;
 use domain::UserId;
 use ports::{InvalidationBus, InvalidationEvent, InvalidationMessage};
 
 const SUBJECT_KEY_PREFIX: &str = "authz_subject:";
 const ALL_SUBJECTS: &str = "authz_subject:*";
+const REVOKED_JTI_PREFIX: &str = "revoked_jti:";
+const USER_CUTOFF_PREFIX: &str = "user_tokens_revoked_at:";
 
 /// Announces subject changes on the invalidation bus without blocking the caller.
 pub struct BusSubjectNotifier {
@@ -76,17 +85,80 @@ fn subject_invalidation(event: &InvalidationEvent) -> Option<Option<UserId>> {
     }
 }
 
-/// The subscriber's handler: applies authorization events to the local authorization
-/// service and every event to the local cache's L1.
-pub fn invalidation_handler(
-    authorization: Arc<AuthorizationService>,
-    cache: Arc<MultiLevelCache>,
-) -> Arc<dyn Fn(InvalidationEvent) + Send + Sync> {
+/// Announces this instance's token revocations on the invalidation bus. The revoking
+/// request waits for the publish (one round trip), so that when it returns every
+/// subscribed instance has the message.
+pub struct BusRevocationNotifier {
+    bus: Arc<dyn InvalidationBus>,
+}
+
+impl BusRevocationNotifier {
+    /// A notifier publishing on `bus`.
+    #[must_use]
+    pub fn new(bus: Arc<dyn InvalidationBus>) -> Self {
+        Self { bus }
+    }
+}
+
+impl std::fmt::Debug for BusRevocationNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusRevocationNotifier")
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl RevocationNotifier for BusRevocationNotifier {
+    async fn announce(&self, change: RevocationChange) {
+        if let Err(error) = self.bus.publish(&revocation_message(change)).await {
+            tracing::warn!(%error, "could not announce a token revocation; other instances see it within their revocation view's lifetime");
+        }
+    }
+}
+
+fn revocation_message(change: RevocationChange) -> InvalidationMessage {
+    InvalidationMessage::Key(match change {
+        RevocationChange::Jti(jti) => format!("{REVOKED_JTI_PREFIX}{jti}"),
+        RevocationChange::UserCutoff(user) => format!("{USER_CUTOFF_PREFIX}{user}"),
+    })
+}
+
+/// The revocation a received message announces, if it is one.
+fn revocation_change(event: &InvalidationEvent) -> Option<RevocationChange> {
+    let InvalidationEvent::Message(InvalidationMessage::Key(key)) = event else {
+        return None;
+    };
+    if let Some(jti) = key.strip_prefix(REVOKED_JTI_PREFIX) {
+        return jti.parse().ok().map(RevocationChange::Jti);
+    }
+    key.strip_prefix(USER_CUTOFF_PREFIX)
+        .and_then(|user| user.parse().ok())
+        .map(RevocationChange::UserCutoff)
+}
+
+/// What the invalidation subscriber keeps coherent on this instance.
+pub struct LocalState {
+    /// Authorization snapshots.
+    pub authorization: Arc<AuthorizationService>,
+    /// Revocation answers.
+    pub revocations: Arc<CachedRevocationStore>,
+    /// The task cache's L1.
+    pub cache: Arc<MultiLevelCache>,
+}
+
+/// The subscriber's handler: applies authorization and revocation events to their
+/// in-process views and every event to the local cache's L1.
+pub fn invalidation_handler(local: LocalState) -> Arc<dyn Fn(InvalidationEvent) + Send + Sync> {
     Arc::new(move |event| {
         if let Some(user) = subject_invalidation(&event) {
-            authorization.apply_remote_invalidation(user);
+            local.authorization.apply_remote_invalidation(user);
         }
-        cache.apply_remote(event);
+        if let Some(change) = revocation_change(&event) {
+            local.revocations.apply_remote(change);
+        } else if event == InvalidationEvent::Resynchronise {
+            local.revocations.forget_all();
+        }
+        local.cache.apply_remote(event);
     })
 }
 
@@ -115,6 +187,26 @@ mod tests {
             subject_invalidation(&InvalidationEvent::Message(InvalidationMessage::Clear)),
             Some(None)
         );
+    }
+
+    #[test]
+    fn revocation_messages_round_trip_to_what_they_name() {
+        let jti = uuid::Uuid::from_u128(7);
+        let user: UserId = "20000000-0000-0000-0000-000000000002"
+            .parse()
+            .expect("uuid");
+        for change in [
+            RevocationChange::Jti(jti),
+            RevocationChange::UserCutoff(user),
+        ] {
+            let event = InvalidationEvent::Message(revocation_message(change));
+            assert_eq!(revocation_change(&event), Some(change));
+            assert_eq!(subject_invalidation(&event), None);
+        }
+        for key in ["revoked_jti:nope", "user_tokens_revoked_at:", "task:1"] {
+            let event = InvalidationEvent::Message(InvalidationMessage::Key(key.into()));
+            assert_eq!(revocation_change(&event), None);
+        }
     }
 
     #[test]

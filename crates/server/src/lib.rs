@@ -5,6 +5,11 @@
 //! `main` and the integration tests call the same [`Application::build`], so tests exercise
 //! exactly what production runs, on port 0.
 
+// Set here rather than in `main` so that the integration tests and benches run on the same
+// allocator as production.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod bootstrap;
 mod coherence;
 pub mod config;

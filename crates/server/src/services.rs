@@ -15,7 +15,7 @@ use application::{
     AuditWriter, AuthorizationService, CacheAdmin, CachedTaskService, L2Info, L2Inspector,
     TaskService,
     cache::{BreakerState, CacheConfig, L2InspectFuture, MultiLevelCache},
-    identity::{IdentityService, UserDirectory},
+    identity::{CachedRevocationStore, IdentityService, LayeredRevocationStore, UserDirectory},
     warming::{
         CacheJobExecutor, JobSystem, JobSystemParts, WARMING_INTERVAL, WarmLock, WarmLockFuture,
     },
@@ -25,7 +25,7 @@ use ports::{Clock, InvalidationBus, JobQueue, KeyValueStore, SystemClock};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    coherence::{BusSubjectNotifier, invalidation_handler},
+    coherence::{BusRevocationNotifier, BusSubjectNotifier, LocalState, invalidation_handler},
     config::Config,
     startup::CacheLevels,
 };
@@ -75,24 +75,33 @@ impl Services {
             clock.clone(),
         );
         let mut background = vec![writer_task];
+        let mut revocations = revocation_view(database, redis, clock.clone());
         if let Some(redis) = redis {
             let channel = invalidation_channel(&config.redis.key_prefix);
-            let bus = Arc::new(RedisInvalidationBus::new(redis.clone(), channel));
-            authorization = authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus)));
+            let bus: Arc<dyn InvalidationBus> =
+                Arc::new(RedisInvalidationBus::new(redis.clone(), channel));
+            authorization =
+                authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus.clone())));
+            revocations = revocations.with_notifier(Arc::new(BusRevocationNotifier::new(bus)));
         }
         let authorization = Arc::new(authorization);
+        let revocations = Arc::new(revocations);
         let cache = Arc::new(build_cache(config, redis, cache_levels));
         if redis.is_some() {
             background.push(spawn_invalidation_subscriber(
                 config.redis.url.expose().to_owned(),
                 invalidation_channel(&config.redis.key_prefix),
-                invalidation_handler(authorization.clone(), cache.clone()),
+                invalidation_handler(LocalState {
+                    authorization: authorization.clone(),
+                    revocations: revocations.clone(),
+                    cache: cache.clone(),
+                }),
                 shutdown.clone(),
             ));
         }
         background.push(spawn_l1_sweeper(cache.clone(), shutdown.clone()));
 
-        let identity = build_identity(config, database, redis)?;
+        let identity = build_identity(config, database, revocations, clock.clone())?;
         let users = UserDirectory::new(
             Arc::new(PgUserRepository::new(database.clone())),
             authorization.clone(),
@@ -251,16 +260,33 @@ impl L2Inspector for RedisInspector {
     }
 }
 
-/// The identity service over PostgreSQL, with Redis as the revocation fast path when a
-/// Redis pool exists (contract 6.7).
+/// Revocation state (contract 6.7): PostgreSQL as the source of truth, Redis as the
+/// shared fast path when a Redis pool exists, and answers kept in process in front.
+fn revocation_view(
+    database: &PgPool,
+    redis: Option<&RedisPool>,
+    clock: Arc<dyn Clock>,
+) -> CachedRevocationStore {
+    let fast = redis.map(|pool| {
+        Arc::new(adapters_redis::RedisRevocationStore::new(pool.clone()))
+            as Arc<dyn ports::RevocationStore>
+    });
+    let layered = LayeredRevocationStore::new(
+        Arc::new(adapters_postgres::PgRevocationStore::new(database.clone())),
+        fast,
+    );
+    CachedRevocationStore::new(Arc::new(layered), clock)
+}
+
+/// The identity service over PostgreSQL and the revocation view.
 fn build_identity(
     config: &Config,
     database: &PgPool,
-    redis: Option<&RedisPool>,
+    revocations: Arc<CachedRevocationStore>,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<application::identity::IdentityService> {
     use application::identity::{
-        IdentityDeps, IdentityService, JwtSettings, LayeredRevocationStore, PasswordHasher,
-        TokenCodec,
+        IdentityDeps, IdentityService, JwtSettings, PasswordHasher, TokenCodec,
     };
     let codec = TokenCodec::new(&JwtSettings {
         secret: config.auth.jwt_secret.expose().to_owned(),
@@ -268,22 +294,14 @@ fn build_identity(
         refresh_ttl: config.auth.refresh_token_ttl,
     })
     .context("invalid JWT settings")?;
-    let fast = redis.map(|pool| {
-        Arc::new(adapters_redis::RedisRevocationStore::new(pool.clone()))
-            as Arc<dyn ports::RevocationStore>
-    });
-    let revocations = LayeredRevocationStore::new(
-        Arc::new(adapters_postgres::PgRevocationStore::new(database.clone())),
-        fast,
-    );
     Ok(IdentityService::new(IdentityDeps {
         users: Arc::new(adapters_postgres::PgUserRepository::new(database.clone())),
         refresh_tokens: Arc::new(adapters_postgres::PgRefreshTokenStore::new(
             database.clone(),
         )),
-        revocations: Arc::new(revocations),
+        revocations,
         codec,
         hasher: PasswordHasher::new(config.auth.bcrypt_cost),
-        clock: Arc::new(ports::SystemClock),
+        clock,
     }))
 }

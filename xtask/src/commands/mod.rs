@@ -1,5 +1,6 @@
 //! One module per `cargo xtask` subcommand.
 
+pub mod bench;
 pub mod db_reset;
 pub mod dev;
 pub mod migrate;

@@ -8,8 +8,7 @@ use clap::Args;
 use crate::GlobalOpts;
 use crate::db;
 use crate::pg_url::redact;
-use crate::provision::{postgres, redis};
-use crate::workspace;
+use crate::provision::cargo_child::ChildServices;
 
 /// Test databases nobody uses and older than this are leftovers of crashed runs.
 const STALE_TEST_DATABASE_AGE: Duration = Duration::from_secs(10 * 60);
@@ -50,9 +49,9 @@ pub fn cargo_test_invocations(extra: &[String]) -> [Vec<String>; 2] {
 }
 
 pub async fn run(global: &GlobalOpts, args: &TestArgs) -> Result<i32> {
-    let pg = postgres::provision(global).await?;
-    let redis = redis::provision(global);
-    if redis.is_none() {
+    let services = ChildServices::provision(global).await?;
+    let pg = &services.pg;
+    if services.redis.is_none() {
         println!(
             "xtask: tests that need Redis will start their own redis-server or fail saying why"
         );
@@ -62,15 +61,10 @@ pub async fn run(global: &GlobalOpts, args: &TestArgs) -> Result<i32> {
     let mut status = 0;
     for invocation in cargo_test_invocations(&args.extra) {
         println!("xtask: running cargo {}", invocation.join(" "));
-        let mut command = std::process::Command::new(workspace::cargo());
-        command
-            .args(&invocation)
-            .current_dir(workspace::root())
-            .env("TEST_DATABASE_URL", &pg.admin_url);
-        if let Some(redis) = &redis {
-            command.env("TEST_REDIS_URL", &redis.url);
-        }
-        let exit = command.status().context("cannot run cargo test")?;
+        let exit = services
+            .cargo_command(&invocation)
+            .status()
+            .context("cannot run cargo test")?;
         if !exit.success() && status == 0 {
             status = exit.code().unwrap_or(1);
         }

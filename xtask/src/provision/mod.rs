@@ -1,6 +1,7 @@
 //! Finding or starting the services the API needs: PostgreSQL and (optionally) Redis.
 
 pub mod binaries;
+pub mod cargo_child;
 pub mod postgres;
 pub mod privilege;
 pub mod redis;

@@ -1,16 +1,15 @@
 //! The per-user cache of subject snapshots: one database load per user per minute at most,
 //! dropped at once when the service changes the user's roles or attributes.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::Arc;
 use std::time::Duration;
 
 use authz_engine::SubjectSnapshot;
 use domain::UserId;
-use quick_cache::sync::Cache;
 use time::OffsetDateTime;
+
+use crate::guarded_cache::GuardedCache;
+pub use crate::guarded_cache::Ticket;
 
 /// Longest time a snapshot is reused: changes made behind the service's back (direct SQL)
 /// count after this at the latest.
@@ -19,12 +18,6 @@ pub const DEFAULT_SUBJECT_TTL: Duration = Duration::from_secs(60);
 /// Default number of users whose snapshots are kept.
 pub const DEFAULT_SUBJECT_CAPACITY: usize = 10_000;
 
-#[derive(Clone)]
-struct Entry {
-    snapshot: Arc<SubjectSnapshot>,
-    expires_at: OffsetDateTime,
-}
-
 /// Snapshots by user, each kept until the earlier of `loaded + ttl` and the snapshot's
 /// own [`SubjectSnapshot::valid_until`] (the first role or attribute expiry it counted).
 ///
@@ -32,16 +25,9 @@ struct Entry {
 /// its (possibly stale) result back. Loads therefore take a [`Ticket`] first and
 /// [`SubjectCache::insert`] drops the result when any invalidation happened since.
 pub struct SubjectCache {
-    entries: Cache<UserId, Entry>,
+    entries: GuardedCache<UserId, Arc<SubjectSnapshot>>,
     ttl: time::Duration,
-    generation: AtomicU64,
-    // Orders "check generation, insert" against "bump generation, remove".
-    write_lock: Mutex<()>,
 }
-
-/// Proof of when a load started, for [`SubjectCache::insert`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ticket(u64);
 
 impl std::fmt::Debug for SubjectCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,71 +49,42 @@ impl SubjectCache {
     #[must_use]
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
-            entries: Cache::new(capacity.max(1)),
+            entries: GuardedCache::new(capacity),
             ttl: time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX),
-            generation: AtomicU64::new(0),
-            write_lock: Mutex::new(()),
         }
     }
 
     /// The cached snapshot of `user` if it is still valid at `now`.
     #[must_use]
     pub fn get(&self, user: UserId, now: OffsetDateTime) -> Option<Arc<SubjectSnapshot>> {
-        let entry = self.entries.get(&user)?;
-        if now < entry.expires_at {
-            Some(entry.snapshot)
-        } else {
-            None
-        }
+        self.entries.get(&user, now)
     }
 
     /// Taken before loading a subject; see [`SubjectCache::insert`].
     #[must_use]
     pub fn ticket(&self) -> Ticket {
-        Ticket(self.generation.load(Ordering::Acquire))
+        self.entries.ticket()
     }
 
     /// Keeps a snapshot loaded at `now`, unless an invalidation happened after `ticket`
     /// was taken (the load may have read the data before the change).
     pub fn insert(&self, ticket: Ticket, snapshot: Arc<SubjectSnapshot>, now: OffsetDateTime) {
-        let mut expires_at = now + self.ttl;
+        let mut expires_at = now.saturating_add(self.ttl);
         if let Some(valid_until) = snapshot.valid_until() {
             expires_at = expires_at.min(valid_until);
         }
-        let _guard = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.generation.load(Ordering::Acquire) != ticket.0 {
-            return;
-        }
-        self.entries.insert(
-            snapshot.user_id(),
-            Entry {
-                snapshot,
-                expires_at,
-            },
-        );
+        self.entries
+            .insert(ticket, snapshot.user_id(), snapshot, expires_at);
     }
 
     /// Drops the snapshot of one user.
     pub fn invalidate(&self, user: UserId) {
-        let _guard = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.remove(&user);
+        self.entries.invalidate(&user);
     }
 
     /// Drops every snapshot (a role's grants changed, so anyone may be affected).
     pub fn invalidate_all(&self) {
-        let _guard = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.clear();
+        self.entries.invalidate_all();
     }
 
     /// Number of cached users (expired entries included until they are replaced).

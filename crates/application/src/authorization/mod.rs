@@ -12,7 +12,7 @@ mod service;
 mod writer;
 
 #[cfg(test)]
-mod fakes;
+pub(crate) mod fakes;
 #[cfg(test)]
 mod service_tests;
 #[cfg(test)]

@@ -35,7 +35,7 @@ impl Default for AuditWriterSettings {
     fn default() -> Self {
         Self {
             capacity: 10_000,
-            batch_size: 100,
+            batch_size: 500,
             flush_interval: Duration::from_millis(200),
             retry_delay: Duration::from_millis(500),
         }

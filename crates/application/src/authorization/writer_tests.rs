@@ -94,17 +94,19 @@ async fn a_full_queue_drops_records_without_blocking() {
 #[tokio::test]
 async fn shutdown_flushes_everything_queued_and_later_records_are_dropped() {
     let sink = Arc::new(CollectingSink::default());
-    let (writer, task) = AuditWriter::spawn(sink.clone(), 1_000);
+    let batch = AuditWriterSettings::default().batch_size;
+    let (writer, task) = AuditWriter::spawn(sink.clone(), 10 * batch);
     let other_handle = writer.clone();
-    for n in 0..250 {
+    let total = 2 * batch + batch / 2;
+    for n in 0..total {
         writer.record(record(n));
     }
     writer.shutdown().await;
-    assert_eq!(sink.batch_sizes(), [100, 100, 50]);
+    assert_eq!(sink.batch_sizes(), [batch, batch, batch / 2]);
     task.await.unwrap();
     other_handle.record(record(999));
     let stats = other_handle.stats();
-    assert_eq!(stats.written, 250);
+    assert_eq!(stats.written, u64::try_from(total).unwrap());
     assert_eq!(stats.dropped, 1);
 }
 

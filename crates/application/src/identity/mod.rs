@@ -4,6 +4,7 @@
 //! - [`jwt`]: HS256 tokens with the claims of 6.2/6.3, verified in the order of section 5.
 //! - [`password`]: bcrypt on the blocking pool behind a per-CPU semaphore.
 //! - [`revocation`]: the database as source of truth with Redis as the fast path.
+//! - [`revocation_view`]: the answers kept in process, invalidated across instances.
 //! - [`service`]: the use cases, [`IdentityService`].
 //!
 //! The HTTP layer calls [`IdentityService::authenticate`] for every protected route and the
@@ -14,6 +15,9 @@ pub mod errors;
 pub mod jwt;
 pub mod password;
 pub mod revocation;
+#[cfg(test)]
+mod revocation_fakes;
+pub mod revocation_view;
 pub mod service;
 pub mod users;
 
@@ -24,6 +28,9 @@ pub use jwt::{
 };
 pub use password::{HashError, PasswordHasher};
 pub use revocation::LayeredRevocationStore;
+pub use revocation_view::{
+    CachedRevocationStore, REVOCATION_VIEW_TTL, RevocationChange, RevocationNotifier,
+};
 pub use service::{
     IdentityDeps, IdentityService, LoginInput, LoginSuccess, RefreshInput, TokenPair, token_digest,
 };

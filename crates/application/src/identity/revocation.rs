@@ -5,8 +5,8 @@
 //! Reads ask Redis and fall back to the database whenever Redis fails, so an outage never
 //! resurrects a revoked token on the instance that sees it. A Redis write that failed is
 //! remembered and retried in the background every [`RETRY_EVERY`] (and before every read);
-//! until it succeeds this instance reads from the database only. Nothing is cached in
-//! process, so a revocation is visible to every instance as soon as Redis holds it.
+//! until it succeeds this instance reads from the database only. Answers are kept in
+//! process by [`super::CachedRevocationStore`] in front of this store, not here.
 //!
 //! Known limit: while one instance cannot reach Redis but others can (a partition, not an
 //! outage), the others trust Redis and may accept a token that instance revoked, until its
@@ -193,50 +193,9 @@ impl RevocationStore for LayeredRevocationStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::identity::revocation_fakes::Memory;
     use ports::PortError;
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    /// An in-memory store that can be switched off, standing in for Redis or PostgreSQL in
-    /// these unit tests of the composition rules only.
-    #[derive(Default)]
-    struct Memory {
-        down: AtomicBool,
-        jtis: Mutex<HashMap<Uuid, OffsetDateTime>>,
-        cutoffs: Mutex<HashMap<UserId, OffsetDateTime>>,
-    }
-
-    impl Memory {
-        fn check(&self) -> PortResult<()> {
-            if self.down.load(Ordering::SeqCst) {
-                Err(PortError::Unavailable("down".into()))
-            } else {
-                Ok(())
-            }
-        }
-    }
-
-    #[async_trait]
-    impl RevocationStore for Memory {
-        async fn revoke_jti(&self, jti: Uuid, until: OffsetDateTime) -> PortResult<()> {
-            self.check()?;
-            self.jtis.lock().unwrap().insert(jti, until);
-            Ok(())
-        }
-        async fn is_jti_revoked(&self, jti: Uuid) -> PortResult<bool> {
-            self.check()?;
-            Ok(self.jtis.lock().unwrap().contains_key(&jti))
-        }
-        async fn set_user_cutoff(&self, user: UserId, at: OffsetDateTime) -> PortResult<()> {
-            self.check()?;
-            self.cutoffs.lock().unwrap().insert(user, at);
-            Ok(())
-        }
-        async fn user_cutoff(&self, user: UserId) -> PortResult<Option<OffsetDateTime>> {
-            self.check()?;
-            Ok(self.cutoffs.lock().unwrap().get(&user).copied())
-        }
-    }
+    use std::sync::atomic::Ordering;
 
     fn layered() -> (Arc<Memory>, Arc<Memory>, LayeredRevocationStore) {
         let db = Arc::new(Memory::default());

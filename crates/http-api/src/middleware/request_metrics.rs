@@ -19,7 +19,9 @@ use time::OffsetDateTime;
 
 use super::catch_panic::PanicScope;
 
-/// Route label for requests that matched no route.
+/// Route label for requests that matched no route, and for the rare request that ends
+/// without a response object (an error or panic inside): its pattern would cost a second
+/// walk of the route table on every request, before routing, to know.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 #[derive(Debug, Default)]
@@ -167,9 +169,6 @@ struct Tracker {
     stats: Arc<RequestStats>,
     method: String,
     started: Instant,
-    /// Pattern found by path before routing: the label when the request ends without a
-    /// response object (error or panic).
-    pre_route: Option<String>,
     panic_scope: Option<PanicScope>,
     done: bool,
 }
@@ -182,7 +181,6 @@ impl Tracker {
             stats,
             method: req.method().as_str().to_owned(),
             started: Instant::now(),
-            pre_route: req.match_pattern(),
             panic_scope: PanicScope::of(req),
             done: false,
         }
@@ -191,7 +189,6 @@ impl Tracker {
     fn finish(&mut self, status: StatusCode, route: Option<String>) {
         self.done = true;
         let elapsed = self.started.elapsed();
-        let route = route.or_else(|| self.pre_route.take());
         self.stats
             .record(&self.method, route.as_deref(), status, elapsed);
         let route_label = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
