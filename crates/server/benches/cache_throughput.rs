@@ -1,8 +1,9 @@
 //! `GET /api/v1/tasks/{id}` throughput served from L1, from L2 (Redis) and from the
 //! database, next to a route that returns a constant JSON body through the same middleware
 //! (the framework's ceiling), all in one run over the real server, PostgreSQL and Redis.
-//! Then the cost of invalidating every cached task listing with 1,000 and with 100,000
-//! listing entries cached (a generation bump, so it should not grow).
+//! Then how long a write on one instance takes to reach a second instance that had the
+//! task in its L1, and the cost of invalidating every cached task listing with 1,000 and
+//! with 100,000 listing entries cached (a generation bump, so it should not grow).
 //!
 //! Run with `cargo bench -p server --bench cache_throughput`; `THROUGHPUT_SECONDS` sets
 //! each phase's length (default 5) and `THROUGHPUT_ROUNDS` how many times the phases take
@@ -186,11 +187,73 @@ async fn run() {
                 .join(", ")
         );
     }
+    // A second instance with both levels, to time how fast a write on the first reaches it.
+    servers.push(start(&database, &redis, CacheLevels::Both).await);
+    propagation(&client, &servers[0].0, &servers[3].0, &token, &task_path).await;
     for (_, handle) in servers {
         handle.stop(true).await;
     }
 
     invalidation_cost(&redis, rounds).await;
+}
+
+/// Time from an update returning on instance `a` to instance `b` (which had the task in its
+/// L1) first answering with the new state, over `PROPAGATION_WRITES` updates. Instance
+/// `b` is polled back to back, so the resolution is one request's round trip.
+async fn propagation(client: &reqwest::Client, a: &str, b: &str, token: &str, task_path: &str) {
+    const PROPAGATION_WRITES: usize = 200;
+    let title_on_b = || async {
+        let task: serde_json::Value = client
+            .get(format!("{b}{task_path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        task["title"].as_str().unwrap_or_default().to_owned()
+    };
+    let mut delays = Vec::with_capacity(PROPAGATION_WRITES);
+    for i in 0..PROPAGATION_WRITES {
+        let title = format!("propagated {i}");
+        // `b` caches the current state first.
+        assert_ne!(title_on_b().await, title);
+        let response = client
+            .put(format!("{a}{task_path}"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"title": title}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let written = Instant::now();
+        while title_on_b().await != title {
+            // The contract's bound is 1 s; far beyond it something is broken.
+            assert!(
+                written.elapsed() < Duration::from_secs(10),
+                "never propagated"
+            );
+        }
+        delays.push(written.elapsed().as_secs_f64() * 1e3);
+    }
+    delays.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let index = ((delays.len() - 1) as f64 * q).round() as usize;
+        delays[index]
+    };
+    println!(
+        "write on one instance seen by another (L1 there, {PROPAGATION_WRITES} writes): \
+         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }
 
 /// The middle value (the upper one of an even count).

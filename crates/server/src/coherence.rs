@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use application::{
-    AuthorizationService, SubjectInvalidationNotifier,
+    AuthorizationService, CachedTaskService, SubjectInvalidationNotifier,
     cache::MultiLevelCache,
     identity::{CachedRevocationStore, RevocationChange, RevocationNotifier},
 };
@@ -136,6 +136,25 @@ fn revocation_change(event: &InvalidationEvent) -> Option<RevocationChange> {
         .map(RevocationChange::UserCutoff)
 }
 
+/// Whether `event` may have invalidated task cache entries (anything but the
+/// authorization and revocation messages).
+fn concerns_task_cache(event: &InvalidationEvent) -> bool {
+    match event {
+        InvalidationEvent::Resynchronise => true,
+        InvalidationEvent::Message(InvalidationMessage::Key(key)) => {
+            ![SUBJECT_KEY_PREFIX, REVOKED_JTI_PREFIX, USER_CUTOFF_PREFIX]
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
+        }
+        InvalidationEvent::Message(InvalidationMessage::Pattern(pattern)) => {
+            pattern != ALL_SUBJECTS
+        }
+        InvalidationEvent::Message(
+            InvalidationMessage::Namespace(_) | InvalidationMessage::Clear,
+        ) => true,
+    }
+}
+
 /// What the invalidation subscriber keeps coherent on this instance.
 pub struct LocalState {
     /// Authorization snapshots.
@@ -144,6 +163,9 @@ pub struct LocalState {
     pub revocations: Arc<CachedRevocationStore>,
     /// The task cache's L1.
     pub cache: Arc<MultiLevelCache>,
+    /// The cached task service, whose loads in flight must not keep what another
+    /// instance's write just invalidated.
+    pub tasks: Arc<CachedTaskService>,
 }
 
 /// The subscriber's handler: applies authorization and revocation events to their
@@ -157,6 +179,9 @@ pub fn invalidation_handler(local: LocalState) -> Arc<dyn Fn(InvalidationEvent) 
             local.revocations.apply_remote(change);
         } else if event == InvalidationEvent::Resynchronise {
             local.revocations.forget_all();
+        }
+        if concerns_task_cache(&event) {
+            local.tasks.other_instance_wrote();
         }
         local.cache.apply_remote(event);
     })
@@ -207,6 +232,22 @@ mod tests {
             let event = InvalidationEvent::Message(InvalidationMessage::Key(key.into()));
             assert_eq!(revocation_change(&event), None);
         }
+    }
+
+    #[test]
+    fn only_task_cache_messages_concern_loads_in_flight() {
+        let key = |k: &str| InvalidationEvent::Message(InvalidationMessage::Key(k.into()));
+        assert!(concerns_task_cache(&key("task:1")));
+        assert!(concerns_task_cache(&InvalidationEvent::Resynchronise));
+        assert!(concerns_task_cache(&InvalidationEvent::Message(
+            InvalidationMessage::Namespace("tasks_paginated".into())
+        )));
+        assert!(!concerns_task_cache(&key("authz_subject:x")));
+        assert!(!concerns_task_cache(&key("revoked_jti:x")));
+        assert!(!concerns_task_cache(&key("user_tokens_revoked_at:x")));
+        assert!(!concerns_task_cache(&InvalidationEvent::Message(
+            subject_message(None)
+        )));
     }
 
     #[test]

@@ -87,6 +87,12 @@ impl Services {
         let authorization = Arc::new(authorization);
         let revocations = Arc::new(revocations);
         let cache = Arc::new(build_cache(config, redis, cache_levels));
+        let tasks = Arc::new(TaskService::new(
+            Arc::new(PgTaskRepository::new(database.clone())),
+            Arc::new(PgIdempotencyStore::new(database.clone())),
+            clock.clone(),
+        ));
+        let cached_tasks = Arc::new(CachedTaskService::new(tasks.clone(), cache.clone()));
         if redis.is_some() {
             background.push(spawn_invalidation_subscriber(
                 config.redis.url.expose().to_owned(),
@@ -95,6 +101,7 @@ impl Services {
                     authorization: authorization.clone(),
                     revocations: revocations.clone(),
                     cache: cache.clone(),
+                    tasks: cached_tasks.clone(),
                 }),
                 shutdown.clone(),
             ));
@@ -108,12 +115,6 @@ impl Services {
             identity.clone(),
             clock.clone(),
         );
-        let tasks = Arc::new(TaskService::new(
-            Arc::new(PgTaskRepository::new(database.clone())),
-            Arc::new(PgIdempotencyStore::new(database.clone())),
-            clock,
-        ));
-        let cached_tasks = Arc::new(CachedTaskService::new(tasks.clone(), cache.clone()));
         let jobs = build_job_system(
             cache.clone(),
             tasks.clone(),

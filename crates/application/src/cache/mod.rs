@@ -15,6 +15,6 @@ pub use cache_multilevel::{
     BreakerState, BreakerStats, CacheConfig, CacheError, CacheStats, MultiLevelCache,
 };
 pub use tasks::{
-    ALL_TASKS_KEY, CachedTaskService, TASK_TTL, TASKS_PAGINATED_NS, TASKS_PAGINATED_TTL,
-    USER_TASKS_TTL, task_key, user_tasks_key,
+    ALL_TASKS_KEY, CachedTaskService, REPEAT_DELETE_AFTER, TASK_TTL, TASKS_PAGINATED_NS,
+    TASKS_PAGINATED_TTL, USER_TASKS_TTL, task_key, user_tasks_key,
 };

@@ -27,6 +27,10 @@ pub const USER_TASKS_TTL: Duration = Duration::from_secs(15 * 60);
 pub const TASKS_PAGINATED_NS: &str = "tasks_paginated";
 /// The key of the every-task array (only warming writes it; writes delete it).
 pub const ALL_TASKS_KEY: &str = "all_tasks";
+/// After a write, its single-key deletions are repeated once this much later: a load on
+/// another instance that read the database just before the write may have stored the old
+/// value in the shared level just after the first deletion.
+pub const REPEAT_DELETE_AFTER: Duration = Duration::from_secs(1);
 
 /// `task:{id}`.
 #[must_use]
@@ -86,6 +90,12 @@ impl CachedTaskService {
     #[must_use]
     pub fn inner(&self) -> &TaskService {
         &self.inner
+    }
+
+    /// Told when another instance announced a task cache invalidation: a load running
+    /// here may have read the data before that write, so it must not keep its result.
+    pub fn other_instance_wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Creates a task (7.2) and caches it; see [`TaskService::create`].
@@ -259,11 +269,12 @@ impl CachedTaskService {
         let key = task_key(id);
         let (deleted, ()) = tokio::join!(cache.delete(&key), self.lists_changed(cache, owner));
         log_failure(&key, deleted);
+        repeat_deletes_later(cache, vec![key]);
     }
 
     /// The owner's `user_tasks`, every `tasks_paginated` page (one generation bump) and
     /// `all_tasks`.
-    async fn lists_changed(&self, cache: &MultiLevelCache, owner: UserId) {
+    async fn lists_changed(&self, cache: &Arc<MultiLevelCache>, owner: UserId) {
         let user_key = user_tasks_key(owner);
         let (user, pages, all) = tokio::join!(
             cache.delete(&user_key),
@@ -273,7 +284,20 @@ impl CachedTaskService {
         log_failure(&user_key, user);
         log_failure(TASKS_PAGINATED_NS, pages.map(|_| ()));
         log_failure(ALL_TASKS_KEY, all);
+        // Listing pages need no repeat: a late store lands under the old generation.
+        repeat_deletes_later(cache, vec![user_key, ALL_TASKS_KEY.to_owned()]);
     }
+}
+
+/// Deletes `keys` again after [`REPEAT_DELETE_AFTER`], in the background (see there).
+fn repeat_deletes_later(cache: &Arc<MultiLevelCache>, keys: Vec<String>) {
+    let cache = Arc::clone(cache);
+    tokio::spawn(async move {
+        tokio::time::sleep(REPEAT_DELETE_AFTER).await;
+        for key in keys {
+            log_failure(&key, cache.delete(&key).await);
+        }
+    });
 }
 
 fn log_failure(key: &str, result: Result<(), cache_multilevel::CacheError>) {

@@ -252,3 +252,43 @@ async fn a_load_overlapping_a_write_does_not_leave_the_old_value_cached() {
     assert_eq!(reader.await.unwrap().unwrap().title, "v1");
     assert_eq!(service.get(task.id).await.unwrap().title, "v2");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_load_overlapping_another_instances_write_does_not_keep_its_result() {
+    let (service, tasks) = fixture();
+    let task = service.inner().create(owner(), input("v1")).await.unwrap();
+    let reader = {
+        let service = service.clone();
+        tokio::spawn(async move { service.get(task.id).await })
+    };
+    // Another instance commits "v2" while this reader is on its way back with "v1", and
+    // its invalidation message arrives before the reader stores what it read.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut updated = task.clone();
+    updated.title = "v2".to_owned();
+    tasks.tasks.lock().unwrap().insert(task.id, updated);
+    service.other_instance_wrote();
+    assert_eq!(reader.await.unwrap().unwrap().title, "v1");
+    assert_eq!(service.get(task.id).await.unwrap().title, "v2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_value_stored_just_after_a_write_is_deleted_again() {
+    let tasks = Arc::new(CountingTasks::default());
+    let inner = Arc::new(TaskService::new(
+        tasks.clone(),
+        Arc::new(NoKeys),
+        Arc::new(SystemClock),
+    ));
+    let cache = Arc::new(MultiLevelCache::new(CacheConfig::default(), None, None));
+    let service = CachedTaskService::new(inner, cache.clone());
+    let task = service.create(owner(), input("v1")).await.unwrap();
+    service.update(task.id, rename("v2"), None).await.unwrap();
+    // A load elsewhere that read "v1" before the update stores it after the deletion.
+    cache
+        .set_json(&super::task_key(task.id), &task, super::TASK_TTL)
+        .await;
+    assert_eq!(service.get(task.id).await.unwrap().title, "v1", "the race");
+    tokio::time::sleep(super::REPEAT_DELETE_AFTER + Duration::from_millis(1)).await;
+    assert_eq!(service.get(task.id).await.unwrap().title, "v2");
+}
