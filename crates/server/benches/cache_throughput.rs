@@ -190,11 +190,41 @@ async fn run() {
     // A second instance with both levels, to time how fast a write on the first reaches it.
     servers.push(start(&database, &redis, CacheLevels::Both).await);
     propagation(&client, &servers[0].0, &servers[3].0, &token, &task_path).await;
+    audit_kept_up(&client, &servers[0].0).await;
     for (_, handle) in servers {
         handle.stop(true).await;
     }
 
     invalidation_cost(&redis, rounds).await;
+}
+
+/// Every decision must reach the audit log (11.5): the throughput above only counts if the
+/// audit writer kept up, so report how many decision records were dropped. The metrics
+/// recorder is process-wide, so one instance's `/metrics` covers all of them.
+async fn audit_kept_up(client: &reqwest::Client, base: &str) {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sum = |name: &str| -> f64 {
+        text.lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ']))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    println!(
+        "audit: {:.0} decisions, {:.0} records dropped (must be 0)",
+        sum("authz_decisions_total"),
+        sum("audit_records_dropped_total")
+    );
 }
 
 /// Time from an update returning on instance `a` to instance `b` (which had the task in its

@@ -393,6 +393,25 @@ async fn every_row_of_the_bearer_table_answers_its_body() {
 }
 
 #[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let app = app().await;
+    let login = login_new_user(&app, "bearer_expiring").await;
+    let user_id = login["user"]["id"].as_str().unwrap();
+    let expires_at = now() + 2;
+    let token = sign(&set(claims(user_id), "exp", json!(expires_at)));
+    // Accepted once, so this instance now remembers it as verified.
+    assert_eq!(whoami_as(&app, &token).await.0, 200);
+    // Asked again after its expiry, the remembered verification does not count.
+    while now() <= expires_at {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        whoami_as(&app, &token).await,
+        error("expired_token", "Token has expired")
+    );
+}
+
+#[tokio::test]
 async fn logout_revokes_the_access_token_and_the_refresh_token() {
     let app = app().await;
     let login = login_new_user(&app, "logout_user").await;

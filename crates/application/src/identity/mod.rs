@@ -5,6 +5,7 @@
 //! - [`password`]: bcrypt on the blocking pool behind a per-CPU semaphore.
 //! - [`revocation`]: the database as source of truth with Redis as the fast path.
 //! - [`revocation_view`]: the answers kept in process, invalidated across instances.
+//! - [`verified_tokens`]: tokens already verified, so a repeated token skips the signature.
 //! - [`service`]: the use cases, [`IdentityService`].
 //!
 //! The HTTP layer calls [`IdentityService::authenticate`] for every protected route and the
@@ -20,6 +21,7 @@ mod revocation_fakes;
 pub mod revocation_view;
 pub mod service;
 pub mod users;
+pub mod verified_tokens;
 
 pub use errors::{AuthError, LoginError, RefreshError, RegisterError, StorageFailure};
 pub use jwt::{

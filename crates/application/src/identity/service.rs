@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use super::errors::{AuthError, LoginError, RefreshError, RegisterError, StorageFailure};
 use super::jwt::{AccessIdentity, IssuedToken, TokenCodec, TokenRejection, TokenUse};
 use super::password::PasswordHasher;
+use super::verified_tokens::{VerifiedToken, VerifiedTokens};
 
 /// The login body (4.2); `username` stands in for a missing `email` [D-36]. Wrong JSON
 /// types fail deserialisation, which the HTTP layer answers with the 400 body.
@@ -146,6 +147,8 @@ impl std::fmt::Debug for IdentityDeps {
 #[derive(Clone)]
 pub struct IdentityService {
     inner: Arc<IdentityDeps>,
+    /// Tokens that already passed the checks that cannot change.
+    verified: Arc<VerifiedTokens>,
 }
 
 impl std::fmt::Debug for IdentityService {
@@ -192,6 +195,7 @@ impl IdentityService {
     pub fn new(deps: IdentityDeps) -> Self {
         Self {
             inner: Arc::new(deps),
+            verified: Arc::new(VerifiedTokens::default()),
         }
     }
 
@@ -534,10 +538,26 @@ impl IdentityService {
         let token = header
             .strip_prefix("Bearer ")
             .ok_or(AuthError::InvalidFormat)?;
+        let now = self.now();
+        if let Some(known) = self.verified.get(token) {
+            // Signature and claims were checked before; only time and revocation can
+            // have changed since.
+            if known.expires_at <= now.unix_timestamp() {
+                return Err(AuthError::Expired);
+            }
+            let identity = &known.identity;
+            self.check_not_revoked(
+                identity.jti,
+                Some(identity.user_id),
+                Some(identity.issued_at),
+            )
+            .await?;
+            return Ok(identity.clone());
+        }
         let checked = self
             .inner
             .codec
-            .verify(token, TokenUse::Access, self.now())
+            .verify(token, TokenUse::Access, now)
             .map_err(|rejection| match rejection {
                 TokenRejection::Expired => AuthError::Expired,
                 TokenRejection::InvalidIssuer => AuthError::InvalidIssuer,
@@ -545,24 +565,43 @@ impl IdentityService {
                 TokenRejection::Revoked => AuthError::Revoked,
                 TokenRejection::Invalid => AuthError::InvalidToken,
             })?;
+        self.check_not_revoked(checked.jti(), checked.user_id(), checked.issued_at())
+            .await?;
+        let identity = checked
+            .access_identity()
+            .map_err(|_| AuthError::InvalidClaims)?;
+        self.verified.remember(
+            token,
+            VerifiedToken {
+                expires_at: checked.exp,
+                identity: identity.clone(),
+            },
+        );
+        Ok(identity)
+    }
+
+    /// Fails when the token `jti` is revoked, or when `user`'s tokens issued at or before
+    /// `issued_at` (a token without `iat` counts as issued before) were cut off.
+    async fn check_not_revoked(
+        &self,
+        jti: Option<uuid::Uuid>,
+        user: Option<UserId>,
+        issued_at: Option<i64>,
+    ) -> Result<(), AuthError> {
         let revocations = &self.inner.revocations;
         let unavailable = |e: PortError| AuthError::Unavailable(e.to_string());
-        if let Some(jti) = checked.jti()
+        if let Some(jti) = jti
             && revocations.is_jti_revoked(jti).await.map_err(unavailable)?
         {
             return Err(AuthError::Revoked);
         }
-        if let Some(user) = checked.user_id()
+        if let Some(user) = user
             && let Some(cutoff) = revocations.user_cutoff(user).await.map_err(unavailable)?
-            && checked
-                .issued_at()
-                .is_none_or(|iat| iat <= cutoff.unix_timestamp())
+            && issued_at.is_none_or(|iat| iat <= cutoff.unix_timestamp())
         {
             return Err(AuthError::Revoked);
         }
-        checked
-            .access_identity()
-            .map_err(|_| AuthError::InvalidClaims)
+        Ok(())
     }
 }
 
