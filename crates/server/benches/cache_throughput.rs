@@ -211,17 +211,19 @@ async fn audit_kept_up(client: &reqwest::Client, base: &str) {
         .text()
         .await
         .unwrap();
-    let sum = |name: &str| -> f64 {
+    // Summed as integers: a counter never incremented is absent, and an empty f64 sum
+    // would print as "-0".
+    let sum = |name: &str| -> u64 {
         text.lines()
             .filter(|line| {
                 line.strip_prefix(name)
                     .is_some_and(|rest| rest.starts_with(['{', ' ']))
             })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     };
     println!(
-        "audit: {:.0} decisions, {:.0} records dropped (must be 0)",
+        "audit: {} decisions, {} records dropped (must be 0)",
         sum("authz_decisions_total"),
         sum("audit_records_dropped_total")
     );
