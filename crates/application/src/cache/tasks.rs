@@ -274,6 +274,11 @@ impl CachedTaskService {
 
     /// The owner's `user_tasks`, every `tasks_paginated` page (one generation bump) and
     /// `all_tasks`.
+    ///
+    /// 13.4 also names the pattern `user_tasks:{owner}:*` (D-21). No key of that form can
+    /// exist: the service caches only `user_tasks:{owner}`, and a warming job on a
+    /// reserved `user_tasks:` key that is not exactly an owner id stores nothing (it
+    /// evicts). Walking the keyspace on every write to delete nothing is therefore left out.
     async fn lists_changed(&self, cache: &Arc<MultiLevelCache>, owner: UserId) {
         let user_key = user_tasks_key(owner);
         let (user, pages, all) = tokio::join!(
