@@ -34,4 +34,8 @@ pub enum DomainError {
     /// A permission text that is not `resource:action`.
     #[error("invalid permission {0:?}: expected resource:action")]
     InvalidPermission(String),
+    /// Text holding a NUL character, which no stored text field may contain (PostgreSQL
+    /// text cannot hold it, and it is never meaningful in a title or description).
+    #[error("{0} must not contain NUL characters")]
+    NulCharacter(&'static str),
 }

@@ -143,6 +143,21 @@ text_enum_impls!(Priority);
 /// Maximum title length, in characters (not bytes).
 pub const MAX_TITLE_CHARS: usize = 255;
 
+/// Refuses text holding a NUL character (see [`DomainError::NulCharacter`]).
+fn reject_nul(field: &'static str, text: &str) -> Result<(), DomainError> {
+    if text.contains('\0') {
+        Err(DomainError::NulCharacter(field))
+    } else {
+        Ok(())
+    }
+}
+
+/// A task description as given: any length the body limit allows, but no NUL.
+fn description(text: &str) -> Result<String, DomainError> {
+    reject_nul("description", text)?;
+    Ok(text.to_owned())
+}
+
 /// A task title: trimmed, 1 to 255 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -152,8 +167,10 @@ impl TaskTitle {
     /// Trims surrounding whitespace and checks the length in characters.
     ///
     /// # Errors
-    /// [`DomainError::InvalidTitle`] when the trimmed title is empty or over 255 characters.
+    /// [`DomainError::InvalidTitle`] when the trimmed title is empty or over 255 characters;
+    /// [`DomainError::NulCharacter`] when it holds a NUL.
     pub fn new(raw: &str) -> Result<Self, DomainError> {
+        reject_nul("title", raw)?;
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
         if chars == 0 || chars > MAX_TITLE_CHARS {
@@ -309,11 +326,12 @@ impl NewTask {
     /// Validates the raw fields of 7.2 and applies the defaults.
     ///
     /// # Errors
-    /// The first invalid field: title, status, priority, then due date.
+    /// The first invalid field: title, description (NUL only), status, priority, then due
+    /// date.
     pub fn validate(input: NewTaskInput<'_>) -> Result<Self, DomainError> {
         Ok(Self {
             title: TaskTitle::new(input.title)?,
-            description: input.description.unwrap_or_default().to_owned(),
+            description: description(input.description.unwrap_or_default())?,
             status: input
                 .status
                 .map(TaskStatus::parse)
@@ -378,14 +396,15 @@ impl TaskChanges {
     /// text = parse.
     ///
     /// # Errors
-    /// The first invalid field: title, status, priority, then due date.
+    /// The first invalid field: title, description (NUL only), status, priority, then due
+    /// date.
     pub fn validate(input: TaskChangesInput<'_>) -> Result<Self, DomainError> {
         fn given(v: Option<&str>) -> Option<&str> {
             v.filter(|s| !s.is_empty())
         }
         Ok(Self {
             title: given(input.title).map(TaskTitle::new).transpose()?,
-            description: given(input.description).map(str::to_owned),
+            description: given(input.description).map(description).transpose()?,
             status: given(input.status).map(TaskStatus::parse).transpose()?,
             priority: given(input.priority).map(Priority::parse).transpose()?,
             due_date: match input.due_date {
@@ -469,6 +488,27 @@ mod tests {
         assert!(multibyte.len() > 255);
         assert!(TaskTitle::new(&multibyte).is_ok());
         assert!(TaskTitle::new(&"é".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_titles_and_descriptions() {
+        let nul = DomainError::NulCharacter;
+        assert_eq!(TaskTitle::new("a\0b"), Err(nul("title")));
+        let with_description = |description| NewTaskInput {
+            title: "t",
+            description: Some(description),
+            ..NewTaskInput::default()
+        };
+        assert_eq!(
+            NewTask::validate(with_description("x\0")),
+            Err(nul("description"))
+        );
+        assert!(NewTask::validate(with_description("tab\tand newline\n")).is_ok());
+        let change = TaskChangesInput {
+            description: Some("\0"),
+            ..TaskChangesInput::default()
+        };
+        assert_eq!(TaskChanges::validate(change), Err(nul("description")));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod admin_gate;
 mod app;
 pub mod auth;
+mod body;
 mod context;
 pub mod errors;
 pub mod middleware;

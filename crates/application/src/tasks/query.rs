@@ -186,6 +186,12 @@ pub fn normalise_list_params(params: &TaskListParams) -> Result<NormalisedListQu
             "q must be at most {MAX_Q_CHARS} characters"
         )));
     }
+    // No stored text can hold NUL, and PostgreSQL refuses it in a pattern.
+    if q.as_deref().is_some_and(|q| q.contains('\0')) {
+        return Err(TaskError::Validation(
+            "q must not contain NUL characters".to_owned(),
+        ));
+    }
 
     let cursor = given(params.cursor.as_ref())
         .map(|raw| decode_cursor(raw).map_err(TaskError::InvalidCursor))
@@ -440,6 +446,10 @@ mod tests {
             Err(TaskError::Validation(_))
         ));
         assert_eq!(norm(&[("q", "")]).filters.q, None);
+        assert!(matches!(
+            normalise_list_params(&params(&[("q", "a\0")])),
+            Err(TaskError::Validation(_))
+        ));
         assert_eq!(
             norm(&[("q", "50%_' OR 1=1 --")]).filters.q.as_deref(),
             Some("50%_' OR 1=1 --")

@@ -31,12 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Parses a body that must be a JSON object into `T` (unknown fields ignored).
 fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    if !value.is_object() {
-        return Err("the body must be a JSON object".to_owned());
-    }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    crate::body::parse_object(body).map_err(|e| e.to_string())
 }
 
 fn identity(state: &ApiState) -> Result<&IdentityService, ApiError> {

@@ -115,7 +115,7 @@ fn parse_user_id(text: &str) -> Result<UserId, ApiError> {
 
 /// Parses a JSON body into `T`, answering the contract's 400 on anything malformed.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|error| invalid_request(error.to_string()))
+    crate::body::parse(body).map_err(|error| invalid_request(error.to_string()))
 }
 
 fn parse_time(text: &str, field: &str) -> Result<OffsetDateTime, ApiError> {

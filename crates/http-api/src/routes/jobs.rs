@@ -72,11 +72,7 @@ fn enqueue_failed(what: &str, error: &EnqueueError) -> ApiError {
 
 /// The body as a JSON object.
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid("request body must be a JSON object")),
-        Err(error) => Err(invalid(format!("malformed JSON: {error}"))),
-    }
+    crate::body::json_object(body).map_err(|error| invalid(error.to_string()))
 }
 
 /// `key`: a non-empty string.

@@ -146,11 +146,7 @@ fn header_text<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
 
 /// The body as a JSON object; anything else is the 400 of the route.
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid_request("the body must be a JSON object")),
-        Err(error) => Err(invalid_request(format!("invalid JSON: {error}"))),
-    }
+    crate::body::json_object(body).map_err(|error| invalid_request(error.to_string()))
 }
 
 /// A string field that may be absent or null; any other type is a 400.

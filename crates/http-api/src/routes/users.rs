@@ -51,12 +51,8 @@ fn invalid_body(details: impl Into<String>) -> HttpResponse {
 
 /// The validated changes, or the details of the 400 answer.
 fn parse_changes(body: &[u8]) -> Result<ProfileChanges, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| "the body must be a JSON object".to_owned())?;
-    ProfileChanges::from_json_object(object).map_err(|e| e.0)
+    let object = crate::body::json_object(body).map_err(|e| e.to_string())?;
+    ProfileChanges::from_json_object(&object).map_err(|e| e.0)
 }
 
 /// The answer to a failed use case; `failure` is the route's own 500 `error` text.
