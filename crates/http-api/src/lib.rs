@@ -13,6 +13,7 @@ pub mod auth;
 mod context;
 pub mod errors;
 pub mod middleware;
+pub mod openapi;
 mod ops;
 pub mod routes;
 mod state;
