@@ -14,6 +14,7 @@ mod body;
 mod context;
 pub mod errors;
 pub mod middleware;
+pub mod openapi;
 mod ops;
 pub mod routes;
 mod state;
