@@ -10,6 +10,7 @@
 #[global_allocator]
 static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod accounts;
 pub mod bootstrap;
 mod coherence;
 pub mod config;

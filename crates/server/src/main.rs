@@ -2,7 +2,9 @@
 //!
 //! `task-api` (or `task-api serve`) runs the server; `task-api migrate` applies pending
 //! migrations and exits; `task-api healthcheck` asks the local server's `/health` and exits
-//! 0 when it answers 200 (the container health check, D-30).
+//! 0 when it answers 200 (the container health check, D-30); `task-api deactivate-user
+//! <email>` ends every session of the account and marks it inactive, `task-api
+//! activate-user <email>` lets it log in again.
 
 use std::{
     io::{Read, Write},
@@ -12,6 +14,8 @@ use std::{
 };
 
 use server::{Application, StartOptions, config::Config, telemetry};
+
+const USAGE: &str = "usage: task-api [serve | migrate | healthcheck | deactivate-user <email> | activate-user <email>]";
 
 fn main() -> ExitCode {
     let command = std::env::args()
@@ -28,12 +32,23 @@ fn main() -> ExitCode {
         "serve" => run_async(serve(config)),
         "migrate" => run_async(migrate(config)),
         "healthcheck" => healthcheck(&config),
+        "deactivate-user" | "activate-user" => {
+            let Some(email) = std::env::args().nth(2) else {
+                eprintln!("usage: task-api {command} <email>");
+                return ExitCode::from(2);
+            };
+            run_async(set_account_active(
+                config,
+                email,
+                command == "activate-user",
+            ))
+        }
         "-h" | "--help" | "help" => {
-            println!("usage: task-api [serve|migrate|healthcheck]");
+            println!("{USAGE}");
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("task-api: unknown command {other:?}; use serve, migrate or healthcheck");
+            eprintln!("task-api: unknown command {other:?}\n{USAGE}");
             ExitCode::from(2)
         }
     }
@@ -89,6 +104,17 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
         for version in applied {
             println!("applied {version}");
         }
+    }
+    Ok(())
+}
+
+async fn set_account_active(config: Config, email: String, active: bool) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.logging);
+    let user = server::accounts::set_account_active(&config, &email, active).await?;
+    if active {
+        println!("account {user} ({email}) is active");
+    } else {
+        println!("account {user} ({email}) is inactive; its sessions are ended");
     }
     Ok(())
 }

@@ -75,17 +75,19 @@ impl Services {
             clock.clone(),
         );
         let mut background = vec![writer_task];
-        let mut revocations = revocation_view(database, redis, clock.clone());
         if let Some(redis) = redis {
             let channel = invalidation_channel(&config.redis.key_prefix);
             let bus: Arc<dyn InvalidationBus> =
                 Arc::new(RedisInvalidationBus::new(redis.clone(), channel));
-            authorization =
-                authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus.clone())));
-            revocations = revocations.with_notifier(Arc::new(BusRevocationNotifier::new(bus)));
+            authorization = authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus)));
         }
         let authorization = Arc::new(authorization);
-        let revocations = Arc::new(revocations);
+        let revocations = Arc::new(revocation_view(
+            config,
+            layered_revocations(database, redis),
+            redis,
+            clock.clone(),
+        ));
         let cache = Arc::new(build_cache(config, redis, cache_levels));
         let tasks = Arc::new(TaskService::new(
             Arc::new(PgTaskRepository::new(database.clone())),
@@ -263,24 +265,40 @@ impl L2Inspector for RedisInspector {
 
 /// Revocation state (contract 6.7): PostgreSQL as the source of truth, Redis as the
 /// shared fast path when a Redis pool exists, and answers kept in process in front.
-fn revocation_view(
+/// Revocations in PostgreSQL, mirrored to Redis when configured (contract 6.7).
+pub(crate) fn layered_revocations(
     database: &PgPool,
     redis: Option<&RedisPool>,
-    clock: Arc<dyn Clock>,
-) -> CachedRevocationStore {
+) -> Arc<LayeredRevocationStore> {
     let fast = redis.map(|pool| {
         Arc::new(adapters_redis::RedisRevocationStore::new(pool.clone()))
             as Arc<dyn ports::RevocationStore>
     });
-    let layered = LayeredRevocationStore::new(
+    Arc::new(LayeredRevocationStore::new(
         Arc::new(adapters_postgres::PgRevocationStore::new(database.clone())),
         fast,
-    );
-    CachedRevocationStore::new(Arc::new(layered), clock)
+    ))
+}
+
+/// The revocation answers kept in process in front of `store`; with Redis, every
+/// revocation made here is announced to the other instances.
+pub(crate) fn revocation_view(
+    config: &Config,
+    store: Arc<LayeredRevocationStore>,
+    redis: Option<&RedisPool>,
+    clock: Arc<dyn Clock>,
+) -> CachedRevocationStore {
+    let view = CachedRevocationStore::new(store, clock);
+    match redis {
+        Some(pool) => view.with_notifier(Arc::new(BusRevocationNotifier::new(Arc::new(
+            RedisInvalidationBus::new(pool.clone(), invalidation_channel(&config.redis.key_prefix)),
+        )))),
+        None => view,
+    }
 }
 
 /// The identity service over PostgreSQL and the revocation view.
-fn build_identity(
+pub(crate) fn build_identity(
     config: &Config,
     database: &PgPool,
     revocations: Arc<CachedRevocationStore>,

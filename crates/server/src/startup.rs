@@ -263,7 +263,7 @@ pub async fn wait_for_database(
 
 /// Redis is optional: when it does not answer, the service runs with its in-process cache
 /// and says so once; the pool keeps trying on later calls.
-async fn connect_redis(config: &Config) -> Option<RedisPool> {
+pub(crate) async fn connect_redis(config: &Config) -> Option<RedisPool> {
     let settings = RedisSettings {
         url: config.redis.url.expose().to_owned(),
         pool_size: config.redis.pool_size as usize,
@@ -285,7 +285,7 @@ async fn connect_redis(config: &Config) -> Option<RedisPool> {
     }
 }
 
-fn pool_settings(config: &Config) -> PoolSettings {
+pub(crate) fn pool_settings(config: &Config) -> PoolSettings {
     PoolSettings {
         database_url: config.database.url.expose().to_owned(),
         max_connections: config.database.max_open_conns as usize,

@@ -94,6 +94,21 @@ pub enum AuthError {
     Unavailable(String),
 }
 
+/// Why an operator could not activate or deactivate an account.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountStatusError {
+    /// The text is not an email address.
+    #[error("{0:?} is not an email address")]
+    InvalidEmail(String),
+    /// No live (non-deleted) account has this email.
+    #[error("no account with the email {0:?}")]
+    NotFound(String),
+    /// The database or the revocation store failed; the account may be locked out (its
+    /// sessions ended) without being marked inactive yet, so the command should be rerun.
+    #[error("storage failure: {0}")]
+    Storage(PortError),
+}
+
 /// A storage failure of a use case that otherwise always succeeds (logout, revoke-all).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -23,7 +23,9 @@ pub mod service;
 pub mod users;
 pub mod verified_tokens;
 
-pub use errors::{AuthError, LoginError, RefreshError, RegisterError, StorageFailure};
+pub use errors::{
+    AccountStatusError, AuthError, LoginError, RefreshError, RegisterError, StorageFailure,
+};
 pub use jwt::{
     AUDIENCE, AccessIdentity, ISSUER, IssuedToken, JwtError, JwtSettings, TokenCodec,
     TokenRejection, TokenUse,

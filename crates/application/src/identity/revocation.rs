@@ -67,6 +67,14 @@ impl LayeredRevocationStore {
 
     /// Copies a write to Redis; when Redis fails, remembers it and makes sure a background
     /// retry runs.
+    /// Whether every revocation written through this store has reached Redis (or there
+    /// is no Redis), retrying the ones that have not once more now. A short-lived process
+    /// (the operator's `deactivate-user`) asks before exiting, since its background retries
+    /// die with it.
+    pub async fn mirrored(&self) -> bool {
+        self.inner.fast.is_none() || self.inner.fast_in_step().await
+    }
+
     async fn mirror(&self, write: PendingWrite) {
         let Some(fast) = &self.inner.fast else {
             return;
@@ -248,6 +256,24 @@ mod tests {
             tokio::time::sleep(RETRY_EVERY / 5).await;
         }
         panic!("the failed write was never retried");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn mirrored_says_whether_redis_has_every_revocation() {
+        let (_db, redis, store) = layered();
+        assert!(store.mirrored().await, "nothing written yet");
+        redis.down.store(true, Ordering::SeqCst);
+        let user = UserId::new_v7();
+        store
+            .set_user_cutoff(user, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert!(!store.mirrored().await, "Redis is down");
+        redis.down.store(false, Ordering::SeqCst);
+        assert!(store.mirrored().await, "retried now");
+        assert!(redis.cutoffs.lock().unwrap().contains_key(&user));
+        let without_redis = LayeredRevocationStore::new(Arc::new(Memory::default()), None);
+        assert!(without_redis.mirrored().await);
     }
 
     #[tokio::test]

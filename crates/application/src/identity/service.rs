@@ -16,7 +16,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::errors::{AuthError, LoginError, RefreshError, RegisterError, StorageFailure};
+use super::errors::{
+    AccountStatusError, AuthError, LoginError, RefreshError, RegisterError, StorageFailure,
+};
 use super::jwt::{AccessIdentity, IssuedToken, TokenCodec, TokenRejection, TokenUse};
 use super::password::PasswordHasher;
 use super::verified_tokens::{VerifiedToken, VerifiedTokens};
@@ -523,6 +525,43 @@ impl IdentityService {
             .await
             .map_err(StorageFailure)?;
         Ok(())
+    }
+
+    /// Marks the account with `email` active or inactive (an operator's action; there is no
+    /// route for it). Deactivation ends every session first (6.7: refresh tokens revoked,
+    /// access tokens issued until now refused, announced to other instances), then marks
+    /// the account inactive, so a failure half way leaves it locked out rather than active
+    /// with live tokens. An inactive account's login answers `account_disabled` (4.2).
+    ///
+    /// # Errors
+    /// An invalid email, no live account with it, or a storage failure.
+    pub async fn set_account_active(
+        &self,
+        email: &str,
+        active: bool,
+    ) -> Result<UserId, AccountStatusError> {
+        let parsed =
+            Email::parse(email).map_err(|_| AccountStatusError::InvalidEmail(email.to_owned()))?;
+        let user = self
+            .inner
+            .users
+            .find_by_email(&parsed)
+            .await
+            .map_err(AccountStatusError::Storage)?
+            .ok_or_else(|| AccountStatusError::NotFound(parsed.as_str().to_owned()))?
+            .profile
+            .id;
+        if !active {
+            self.revoke_all_for_user(user)
+                .await
+                .map_err(|failure| AccountStatusError::Storage(failure.0))?;
+        }
+        self.inner
+            .users
+            .set_active(user, active, self.now())
+            .await
+            .map_err(AccountStatusError::Storage)?;
+        Ok(user)
     }
 
     /// Authenticates a request from its `Authorization` header value (section 5), checks in
