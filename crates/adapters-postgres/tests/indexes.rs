@@ -1,5 +1,6 @@
 //! The listing indexes do their job: a page of one user's live tasks (and of everyone's, for
-//! the admin view) is read from an index in order, without sorting the table.
+//! the admin view) is read from an index in order, without sorting the table; free-text
+//! search over everyone's tasks uses the trigram indexes instead of scanning the table.
 #![allow(clippy::unwrap_used)]
 
 use diesel::QueryableByName;
@@ -67,4 +68,18 @@ async fn task_pages_are_read_in_index_order_without_a_sort() {
     .await;
     assert!(admin.contains("idx_tasks_live_created"), "{admin}");
     assert!(!admin.contains("Sort"), "{admin}");
+
+    // The admin view's `q` (7.3): a substring of the title or the description.
+    let search = plan(
+        &mut connection,
+        "SELECT count(*) FROM tasks WHERE deleted_at IS NULL
+         AND (title ILIKE '%task 4242%' OR description ILIKE '%task 4242%')",
+    )
+    .await;
+    assert!(search.contains("idx_tasks_live_title_trgm"), "{search}");
+    assert!(
+        search.contains("idx_tasks_live_description_trgm"),
+        "{search}"
+    );
+    assert!(!search.contains("Seq Scan"), "{search}");
 }
