@@ -12,44 +12,12 @@ fn workspace_root() -> PathBuf {
 #[test]
 fn openapi_json_matches_the_code() {
     let generated = http_api::openapi::openapi_json().expect("the document serialises");
-    let path = workspace_root().join("docs/openapi.json");
-    if std::env::var_os("UPDATE_OPENAPI").is_some_and(|value| !value.is_empty() && value != "0") {
-        std::fs::write(&path, &generated).expect("write docs/openapi.json");
-        return;
-    }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current != generated {
-        let diff: Vec<String> = diff_lines(&current, &generated);
-        panic!(
-            "docs/openapi.json does not match the OpenAPI document built by \
-             http_api::openapi ({} differing lines, `-` file, `+` generated):\n{}\nIf the \
-             change to the HTTP contract is intended, regenerate the file with: \
-             UPDATE_OPENAPI=1 cargo test -p http-api --test openapi",
-            diff.len(),
-            diff.join("\n")
-        );
-    }
-}
-
-/// Lines only in one of the two texts (a readable summary, not a minimal diff).
-fn diff_lines(current: &str, generated: &str) -> Vec<String> {
-    let current_lines: Vec<&str> = current.lines().collect();
-    let generated_lines: Vec<&str> = generated.lines().collect();
-    let mut out = Vec::new();
-    for line in &current_lines {
-        if !generated_lines.contains(line) {
-            out.push(format!("- {line}"));
-        }
-    }
-    for line in &generated_lines {
-        if !current_lines.contains(line) {
-            out.push(format!("+ {line}"));
-        }
-    }
-    if out.is_empty() {
-        out.push("(same lines in a different order)".to_owned());
-    }
-    out
+    testkit::snapshot::assert_file_matches(
+        &workspace_root().join("docs/openapi.json"),
+        &generated,
+        "UPDATE_OPENAPI",
+        "UPDATE_OPENAPI=1 cargo test -p http-api --test openapi",
+    );
 }
 
 /// (METHOD, path) of every operation in the document.

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use adapters_redis::{RedisKeyValueStore, RedisPool, RedisSettings};
 use cache_multilevel::{BreakerState, CacheConfig, ManualClock, MultiLevelCache};
@@ -16,16 +16,6 @@ use serde_json::{Value, json};
 use testkit::{TcpProxy, TestRedis};
 
 const TTL: Duration = Duration::from_secs(60);
-
-fn socket_address(url: &str) -> std::net::SocketAddr {
-    let authority = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    host_port.to_socket_addrs().unwrap().next().unwrap()
-}
 
 /// The Redis store under the test's prefix, reached at `url`.
 fn store(url: String, redis: &TestRedis) -> Arc<dyn KeyValueStore> {
@@ -48,7 +38,7 @@ async fn physical(redis: &TestRedis, key: &str) -> Option<Value> {
 #[tokio::test]
 async fn redis_absent_at_start_then_back_closes_the_breaker_and_fills_l2() {
     let redis = TestRedis::new().await;
-    let proxy = TcpProxy::start(socket_address(&redis.url)).await;
+    let proxy = TcpProxy::start(redis.socket_address()).await;
     proxy.go_down().await;
     let clock = Arc::new(ManualClock::default());
     let cache = MultiLevelCache::with_clock(

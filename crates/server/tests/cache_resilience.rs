@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::net::ToSocketAddrs;
-
 use common::{base_vars, start};
 use serde_json::{Value, json};
 use testkit::{TcpProxy, TestDatabase, TestRedis};
@@ -15,21 +13,11 @@ use testkit::{TcpProxy, TestDatabase, TestRedis};
 const ADMIN_EMAIL: &str = "root@example.com";
 const ADMIN_PASSWORD: &str = "Root-Pass-123!";
 
-fn redis_address(url: &str) -> std::net::SocketAddr {
-    let authority = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    host_port.to_socket_addrs().unwrap().next().unwrap()
-}
-
 #[tokio::test]
 async fn redis_stopping_and_returning_mid_traffic_causes_no_server_error() {
     let database = TestDatabase::new().await;
     let redis = TestRedis::new().await;
-    let proxy = TcpProxy::start(redis_address(&redis.url)).await;
+    let proxy = TcpProxy::start(redis.socket_address()).await;
     let mut vars = base_vars(&database, &redis);
     vars.insert("REDIS_URL".into(), format!("redis://{}/0", proxy.address()));
     vars.insert("ADMIN_BOOTSTRAP_EMAIL".into(), ADMIN_EMAIL.into());

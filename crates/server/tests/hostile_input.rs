@@ -133,6 +133,16 @@ async fn assert_client_error(response: reqwest::Response, what: &str) {
     assert!(parsed["error"].is_string(), "{what}: {status} {parsed}");
 }
 
+/// Asserts any answer but a server error; an error answer must carry the contract's body.
+async fn assert_no_server_error(response: reqwest::Response, what: &str) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(status < 500, "{what}: {status} {body}");
+    if status >= 400 {
+        assert!(body["error"].is_string(), "{what}: {status} {body}");
+    }
+}
+
 #[tokio::test]
 async fn hostile_input_gets_4xx_error_bodies_and_writes_nothing() {
     let app = spawn_app_with(&with_admin(&[]), None).await;
@@ -274,12 +284,7 @@ async fn hostile_input_gets_4xx_error_bodies_and_writes_nothing() {
             .send()
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
-        assert!(status < 500, "GET {query}: {status} {body}");
-        if status >= 400 {
-            assert!(body["error"].is_string(), "GET {query}: {status} {body}");
-        }
+        assert_no_server_error(response, &format!("GET {query}")).await;
     }
 
     // NUL in path segments and query values that name things rather than ids.
@@ -300,15 +305,7 @@ async fn hostile_input_gets_4xx_error_bodies_and_writes_nothing() {
             .send()
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
-        assert!(status < 500, "{method} {path}: {status} {body}");
-        if status >= 400 {
-            assert!(
-                body["error"].is_string(),
-                "{method} {path}: {status} {body}"
-            );
-        }
+        assert_no_server_error(response, &format!("{method} {path}")).await;
     }
 
     // Header bytes that are not UTF-8 (obs-text) reach the request context and the audit log.

@@ -8,6 +8,7 @@
 pub mod db;
 pub mod proxy;
 pub mod redis;
+pub mod snapshot;
 
 pub use db::TestDatabase;
 pub use proxy::TcpProxy;

@@ -41,6 +41,27 @@ impl TestRedis {
         }
     }
 
+    /// The server's socket address, for putting a [`crate::TcpProxy`] in front of it.
+    ///
+    /// # Panics
+    /// When the URL names no resolvable host and port.
+    #[must_use]
+    pub fn socket_address(&self) -> std::net::SocketAddr {
+        use std::net::ToSocketAddrs;
+        let authority = self
+            .url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        host_port
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .unwrap_or_else(|| panic!("no socket address in {}", self.url))
+    }
+
     /// A fresh (unpooled) connection to the server, for planting and inspecting keys.
     ///
     /// # Panics
