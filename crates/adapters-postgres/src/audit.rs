@@ -126,6 +126,40 @@ async fn insert(connection: &mut PooledConnection, records: &[&AuditRecord]) -> 
         .map(|_| ())
 }
 
+/// Rows deleted per statement when pruning, so that no single transaction holds locks on
+/// millions of rows or bloats the WAL in one burst.
+pub const PRUNE_BATCH_ROWS: i64 = 10_000;
+
+impl PgAuditLog {
+    /// Deletes the records older than `cutoff` (by `timestamp`), in batches of
+    /// [`PRUNE_BATCH_ROWS`] through the timestamp index; returns how many went. The audit
+    /// log grows by one row per authorization decision, so deployments prune it on a
+    /// schedule (`task-api prune-audit-logs`).
+    ///
+    /// # Errors
+    /// Storage failures; the batches already committed stay deleted.
+    pub async fn prune_older_than(&self, cutoff: time::OffsetDateTime) -> PortResult<u64> {
+        let cutoff = to_utc_naive(cutoff);
+        let mut connection = self.pool.get().await?;
+        let mut deleted = 0_u64;
+        loop {
+            let rows = diesel::sql_query(
+                r#"DELETE FROM audit_logs WHERE id IN (
+                    SELECT id FROM audit_logs WHERE "timestamp" < $1 LIMIT $2)"#,
+            )
+            .bind::<diesel::sql_types::Timestamp, _>(cutoff)
+            .bind::<diesel::sql_types::BigInt, _>(PRUNE_BATCH_ROWS)
+            .execute(&mut connection)
+            .await
+            .map_err(map_diesel_error)?;
+            deleted += u64::try_from(rows).unwrap_or(0);
+            if i64::try_from(rows).unwrap_or(i64::MAX) < PRUNE_BATCH_ROWS {
+                return Ok(deleted);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl AuditSink for PgAuditLog {
     async fn write_batch(&self, records: &[AuditRecord]) -> PortResult<()> {

@@ -11,6 +11,7 @@
 static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod accounts;
+pub mod audit_retention;
 pub mod bootstrap;
 mod coherence;
 pub mod config;

@@ -4,7 +4,8 @@
 //! migrations and exits; `task-api healthcheck` asks the local server's `/health` and exits
 //! 0 when it answers 200 (the container health check, D-30); `task-api deactivate-user
 //! <email>` ends every session of the account and marks it inactive, `task-api
-//! activate-user <email>` lets it log in again.
+//! activate-user <email>` lets it log in again; `task-api prune-audit-logs <age>` deletes
+//! audit records older than `age`.
 
 use std::{
     io::{Read, Write},
@@ -15,7 +16,8 @@ use std::{
 
 use server::{Application, StartOptions, config::Config, telemetry};
 
-const USAGE: &str = "usage: task-api [serve | migrate | healthcheck | deactivate-user <email> | activate-user <email>]";
+const USAGE: &str = "usage: task-api [serve | migrate | healthcheck | deactivate-user <email> \
+     | activate-user <email> | prune-audit-logs <age, e.g. 2160h>]";
 
 fn main() -> ExitCode {
     let command = std::env::args()
@@ -42,6 +44,13 @@ fn main() -> ExitCode {
                 email,
                 command == "activate-user",
             ))
+        }
+        "prune-audit-logs" => {
+            let Some(age) = std::env::args().nth(2) else {
+                eprintln!("usage: task-api prune-audit-logs <age, e.g. 2160h for 90 days>");
+                return ExitCode::from(2);
+            };
+            run_async(prune_audit_logs(config, age))
         }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -116,6 +125,13 @@ async fn set_account_active(config: Config, email: String, active: bool) -> anyh
     } else {
         println!("account {user} ({email}) is inactive; its sessions are ended");
     }
+    Ok(())
+}
+
+async fn prune_audit_logs(config: Config, age: String) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.logging);
+    let deleted = server::audit_retention::prune_audit_logs(&config, &age).await?;
+    println!("deleted {deleted} audit records older than {age}");
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! The `task-api` binary itself: configuration errors, `migrate`, `healthcheck` (the
-//! container probe, D-30) and graceful shutdown on SIGTERM.
+//! container probe, D-30), graceful shutdown on SIGTERM and `prune-audit-logs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -125,4 +125,56 @@ async fn healthcheck_fails_without_a_server_and_passes_with_one_then_sigterm_dra
     assert!(output.0.success(), "exit status {:?}", output.0);
     assert!(output.1.contains("SIGTERM received"), "{}", output.1);
     assert!(output.1.contains("shutdown complete"), "{}", output.1);
+}
+
+#[tokio::test]
+async fn prune_audit_logs_deletes_only_records_older_than_the_age_in_batches() {
+    use diesel::QueryableByName;
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let database = TestDatabase::new().await;
+    let mut connection = database.connect().await;
+    // One record a day going back 25,000 days: more than two pruning batches.
+    connection
+        .batch_execute(
+            r#"INSERT INTO audit_logs (user_id, action, resource, decision, "timestamp")
+               SELECT (SELECT id FROM users ORDER BY id LIMIT 1), 'read_task', 'task',
+                      'allowed', (now() at time zone 'utc') - i * interval '1 day'
+               FROM generate_series(1, 25000) AS i"#,
+        )
+        .await
+        .unwrap();
+
+    let output = command(&database, free_port())
+        .args(["prune-audit-logs", "2400h"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("deleted 24901 audit records"), "{stdout}");
+    let left = diesel::sql_query("SELECT count(*) AS n FROM audit_logs")
+        .get_result::<Count>(&mut connection)
+        .await
+        .unwrap()
+        .n;
+    assert_eq!(left, 99, "the records of the last 100 days stay");
+
+    for bad_age in ["soon", "0s"] {
+        let output = command(&database, free_port())
+            .args(["prune-audit-logs", bad_age])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad_age}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("age"), "{bad_age}: {stderr}");
+    }
 }
