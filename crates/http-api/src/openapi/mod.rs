@@ -35,7 +35,9 @@ use utoipa::OpenApi as _;
             routing (3.3). An unknown route answers 404 \
             `{\"error\": \"not_found\", \"message\": \"Route not found\"}` (1.5). Bodies are \
             parsed as JSON whatever the `Content-Type`; unknown fields are ignored unless an \
-            operation says otherwise."
+            operation says otherwise. A NUL character (`\\u0000`) in any string of a body is \
+            the operation's 400, and a URI containing `%00` is answered 400 \
+            `{\"error\": \"invalid_request\"}` before routing."
     ),
     paths(
         ops::health,
