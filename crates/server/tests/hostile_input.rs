@@ -133,6 +133,15 @@ async fn assert_client_error(response: reqwest::Response, what: &str) {
     assert!(parsed["error"].is_string(), "{what}: {status} {parsed}");
 }
 
+async fn get_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Asserts any answer but a server error; an error answer must carry the contract's body.
 async fn assert_no_server_error(response: reqwest::Response, what: &str) {
     let status = response.status().as_u16();
@@ -253,14 +262,11 @@ async fn hostile_input_gets_4xx_error_bodies_and_writes_nothing() {
         "/api/v1/authz/explain?user_id=not-a-uuid&resource=task&action=read",
         "/api/v1/authz/explain",
     ] {
-        let response = app
-            .client
-            .get(app.url(query))
-            .bearer_auth(&admin.token)
-            .send()
-            .await
-            .unwrap();
-        assert_client_error(response, &format!("GET {query}")).await;
+        assert_client_error(
+            get_as(&app, &admin.token, query).await,
+            &format!("GET {query}"),
+        )
+        .await;
     }
     // Values the contract replaces by defaults (7.3) or that are merely extreme: any
     // answer but a server error.
@@ -277,14 +283,11 @@ async fn hostile_input_gets_4xx_error_bodies_and_writes_nothing() {
         "/api/v1/audit-logs?resource=%00",
         "/api/v1/users?page=%00",
     ] {
-        let response = app
-            .client
-            .get(app.url(query))
-            .bearer_auth(&admin.token)
-            .send()
-            .await
-            .unwrap();
-        assert_no_server_error(response, &format!("GET {query}")).await;
+        assert_no_server_error(
+            get_as(&app, &admin.token, query).await,
+            &format!("GET {query}"),
+        )
+        .await;
     }
 
     // NUL in path segments and query values that name things rather than ids.
