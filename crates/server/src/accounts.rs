@@ -12,7 +12,7 @@ use ports::{Clock, SystemClock};
 
 use crate::{
     config::Config,
-    services::{build_identity, layered_revocations, revocation_view},
+    services::{build_identity, invalidation_bus, layered_revocations, revocation_view},
     startup::{connect_redis, pool_settings},
 };
 
@@ -34,9 +34,8 @@ pub async fn set_account_active(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = layered_revocations(&database, redis.as_ref());
     let revocations = Arc::new(revocation_view(
-        config,
         store.clone(),
-        redis.as_ref(),
+        invalidation_bus(config, redis.as_ref()),
         clock.clone(),
     ));
     let identity = build_identity(config, &database, revocations, clock)?;

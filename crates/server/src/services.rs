@@ -75,20 +75,18 @@ impl Services {
             clock.clone(),
         );
         let mut background = vec![writer_task];
-        if let Some(redis) = redis {
-            let channel = invalidation_channel(&config.redis.key_prefix);
-            let bus: Arc<dyn InvalidationBus> =
-                Arc::new(RedisInvalidationBus::new(redis.clone(), channel));
-            authorization = authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus)));
+        let bus = invalidation_bus(config, redis);
+        if let Some(bus) = &bus {
+            authorization =
+                authorization.with_notifier(Arc::new(BusSubjectNotifier::new(bus.clone())));
         }
         let authorization = Arc::new(authorization);
         let revocations = Arc::new(revocation_view(
-            config,
             layered_revocations(database, redis),
-            redis,
+            bus.clone(),
             clock.clone(),
         ));
-        let cache = Arc::new(build_cache(config, redis, cache_levels));
+        let cache = Arc::new(build_cache(redis, bus, cache_levels));
         let tasks = Arc::new(TaskService::new(
             Arc::new(PgTaskRepository::new(database.clone())),
             Arc::new(PgIdempotencyStore::new(database.clone())),
@@ -151,9 +149,27 @@ impl Services {
     }
 }
 
-/// The instance's one two-level cache: L1 always, Redis as L2 and invalidation bus when a
-/// Redis pool exists (contract 13.2).
-fn build_cache(config: &Config, redis: Option<&RedisPool>, levels: CacheLevels) -> MultiLevelCache {
+/// This instance's end of the invalidation channel (`REDIS_KEY_PREFIX` +
+/// `cache_invalidation`), shared by everything that announces changes, when Redis exists.
+pub(crate) fn invalidation_bus(
+    config: &Config,
+    redis: Option<&RedisPool>,
+) -> Option<Arc<dyn InvalidationBus>> {
+    redis.map(|pool| {
+        Arc::new(RedisInvalidationBus::new(
+            pool.clone(),
+            invalidation_channel(&config.redis.key_prefix),
+        )) as Arc<dyn InvalidationBus>
+    })
+}
+
+/// The instance's one two-level cache: L1 always, Redis as L2 and `bus` for invalidations
+/// when a Redis pool exists (contract 13.2).
+fn build_cache(
+    redis: Option<&RedisPool>,
+    bus: Option<Arc<dyn InvalidationBus>>,
+    levels: CacheLevels,
+) -> MultiLevelCache {
     let redis = redis.filter(|_| levels != CacheLevels::Off);
     let settings = match levels {
         CacheLevels::Both => CacheConfig::default(),
@@ -163,17 +179,9 @@ fn build_cache(config: &Config, redis: Option<&RedisPool>, levels: CacheLevels) 
             ..CacheConfig::default()
         },
     };
-    let (l2, bus) = match redis {
-        Some(pool) => (
-            Some(Arc::new(RedisKeyValueStore::new(pool.clone())) as Arc<dyn KeyValueStore>),
-            Some(Arc::new(RedisInvalidationBus::new(
-                pool.clone(),
-                invalidation_channel(&config.redis.key_prefix),
-            )) as Arc<dyn InvalidationBus>),
-        ),
-        None => (None, None),
-    };
-    MultiLevelCache::new(settings, l2, bus)
+    let l2 =
+        redis.map(|pool| Arc::new(RedisKeyValueStore::new(pool.clone())) as Arc<dyn KeyValueStore>);
+    MultiLevelCache::new(settings, l2.clone(), l2.and(bus))
 }
 
 /// The job system: integrated over the Redis queue when Redis answered at start, local
@@ -264,8 +272,7 @@ impl L2Inspector for RedisInspector {
 }
 
 /// Revocation state (contract 6.7): PostgreSQL as the source of truth, Redis as the
-/// shared fast path when a Redis pool exists, and answers kept in process in front.
-/// Revocations in PostgreSQL, mirrored to Redis when configured (contract 6.7).
+/// shared fast path when a Redis pool exists.
 pub(crate) fn layered_revocations(
     database: &PgPool,
     redis: Option<&RedisPool>,
@@ -280,19 +287,16 @@ pub(crate) fn layered_revocations(
     ))
 }
 
-/// The revocation answers kept in process in front of `store`; with Redis, every
+/// The revocation answers kept in process in front of `store`; with a `bus`, every
 /// revocation made here is announced to the other instances.
 pub(crate) fn revocation_view(
-    config: &Config,
     store: Arc<LayeredRevocationStore>,
-    redis: Option<&RedisPool>,
+    bus: Option<Arc<dyn InvalidationBus>>,
     clock: Arc<dyn Clock>,
 ) -> CachedRevocationStore {
     let view = CachedRevocationStore::new(store, clock);
-    match redis {
-        Some(pool) => view.with_notifier(Arc::new(BusRevocationNotifier::new(Arc::new(
-            RedisInvalidationBus::new(pool.clone(), invalidation_channel(&config.redis.key_prefix)),
-        )))),
+    match bus {
+        Some(bus) => view.with_notifier(Arc::new(BusRevocationNotifier::new(bus))),
         None => view,
     }
 }

@@ -65,8 +65,6 @@ impl LayeredRevocationStore {
         }
     }
 
-    /// Copies a write to Redis; when Redis fails, remembers it and makes sure a background
-    /// retry runs.
     /// Whether every revocation written through this store has reached Redis (or there
     /// is no Redis), retrying the ones that have not once more now. A short-lived process
     /// (the operator's `deactivate-user`) asks before exiting, since its background retries
@@ -75,6 +73,8 @@ impl LayeredRevocationStore {
         self.inner.fast.is_none() || self.inner.fast_in_step().await
     }
 
+    /// Copies a write to Redis; when Redis fails, remembers it and makes sure a background
+    /// retry runs.
     async fn mirror(&self, write: PendingWrite) {
         let Some(fast) = &self.inner.fast else {
             return;
