@@ -7,6 +7,7 @@ use actix_web::{
     App, Error,
     body::MessageBody,
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::from_fn,
     web,
 };
 
@@ -15,7 +16,7 @@ use crate::{
     errors::{self, MAX_BODY_BYTES},
     middleware::{
         BodyLimit, CatchPanic, Cors, CorsSettings, RateLimit, RateLimitSettings, RequestId,
-        RequestMetrics, RequestStats, SecurityHeaders,
+        RequestMetrics, RequestStats, SecurityHeaders, refuse_nul_in_uri,
     },
     ops,
 };
@@ -102,6 +103,7 @@ pub fn build_app(
             }
         })
         .default_service(web::to(errors::route_not_found))
+        .wrap(from_fn(refuse_nul_in_uri))
         .wrap(BodyLimit::new(MAX_BODY_BYTES))
         // CORS sits outside the limiter so that a 429 carries CORS headers (D-26); this is the
         // one departure from section 3's order, and it spares preflights a token.

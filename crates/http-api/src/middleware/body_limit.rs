@@ -1,9 +1,4 @@
-//! Early refusal of oversized bodies (contract 1.2, \[D-37\]) and of URIs carrying an
-//! encoded NUL (`%00`).
-//!
-//! A NUL decoded from the path or the query would reach PostgreSQL, which refuses it in
-//! text, as a name (a role, an attribute, a filter) and turn bad input into a 500; no route
-//! has a use for it, so such a request is a 400 before routing.
+//! Early refusal of oversized bodies (contract 1.2, \[D-37\]).
 //!
 //! A request announcing a `Content-Length` above the limit is answered 413 before any handler
 //! runs or any byte of the body is read. Bodies without `Content-Length` (chunked) are limited
@@ -35,19 +30,7 @@ pub fn too_large_response() -> HttpResponse {
     )
 }
 
-/// The 400 for a URI holding `%00`.
-fn nul_in_uri_response() -> HttpResponse {
-    json_error(
-        StatusCode::BAD_REQUEST,
-        serde_json::json!({
-            "error": "invalid_request",
-            "message": "The request URI must not contain NUL characters"
-        }),
-    )
-}
-
-/// Middleware refusing requests whose `Content-Length` exceeds `max_bytes`, and requests
-/// whose URI encodes a NUL.
+/// Middleware refusing requests whose `Content-Length` exceeds `max_bytes`.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit {
     max_bytes: usize,
@@ -117,14 +100,6 @@ where
             let res = req.into_response(too_large_response());
             return Box::pin(ready(Ok(res.map_into_right_body())));
         }
-        if req
-            .uri()
-            .path_and_query()
-            .is_some_and(|uri| uri.as_str().contains("%00"))
-        {
-            let res = req.into_response(nul_in_uri_response());
-            return Box::pin(ready(Ok(res.map_into_right_body())));
-        }
         let fut = self.service.call(req);
         Box::pin(async move { fut.await.map(ServiceResponse::map_into_left_body) })
     }
@@ -176,29 +151,6 @@ mod tests {
         assert_eq!(
             body,
             serde_json::json!({"error": "request_too_large", "message": "Request body exceeds 1 MiB"})
-        );
-    }
-
-    #[actix_web::test]
-    async fn an_encoded_nul_in_path_or_query_is_400_before_the_handler() {
-        let app = atest::init_service(
-            App::new()
-                .wrap(BodyLimit::default())
-                .default_service(web::to(HttpResponse::Ok)),
-        )
-        .await;
-        for uri in ["/roles/%00", "/tasks?q=a%00b"] {
-            let res =
-                atest::call_service(&app, atest::TestRequest::get().uri(uri).to_request()).await;
-            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
-            let body: serde_json::Value = atest::read_body_json(res).await;
-            assert_eq!(body["error"], "invalid_request", "{uri}");
-        }
-        // `%2500` is the text "%00", not a NUL.
-        let req = atest::TestRequest::get().uri("/tasks?q=%2500").to_request();
-        assert_eq!(
-            atest::call_service(&app, req).await.status(),
-            StatusCode::OK
         );
     }
 

@@ -8,7 +8,8 @@
 //! ```text
 //! App::new()
 //!     ...routes, default_service...
-//!     .wrap(BodyLimit::new(MAX_BODY_BYTES)) // innermost: 413 before any handler
+//!     .wrap(from_fn(refuse_nul_in_uri))      // innermost: 400 for `%00` in the URI
+//!     .wrap(BodyLimit::new(MAX_BODY_BYTES)) // 413 before any handler
 //!     .wrap(rate_limit.clone())             // RateLimit: 429 + Retry-After
 //!     .wrap(cors.clone())                   // Cors: OUTSIDE the limiter [D-26]
 //!     .wrap(SecurityHeaders)                // on every response, including 403/429/413/404
@@ -18,7 +19,7 @@
 //! ```
 //!
 //! Outermost to innermost this is: access log, panic recovery, request metrics, security
-//! headers, CORS, rate limiting, body limit, routing. It is the contract's order with one
+//! headers, CORS, rate limiting, body limit, NUL check, routing. It is the contract's order with one
 //! exception, which the contract itself asks for (\[D-26\]: CORS headers on 429 responses):
 //! CORS sits outside the rate limiter. [`Cors`] decides from the request headers before inner
 //! layers run and applies its headers to whatever they return, so a 429 for an allowed origin
@@ -42,6 +43,7 @@ mod body_limit;
 mod catch_panic;
 mod client_ip;
 mod cors;
+mod nul_in_uri;
 mod rate_limit;
 mod request_id;
 mod request_metrics;
@@ -56,6 +58,7 @@ pub use body_limit::{BodyLimit, BodyLimitService, DEFAULT_MAX_BODY_BYTES, too_la
 pub use catch_panic::{CatchPanic, CatchPanicService, PanicError};
 pub use client_ip::{ClientIp, client_ip, default_trusted_proxies};
 pub use cors::{Cors, CorsService, CorsSettings};
+pub use nul_in_uri::refuse_nul_in_uri;
 pub use rate_limit::{EXEMPT_PATHS, RateLimit, RateLimitService, RateLimitSettings};
 pub use request_id::{REQUEST_ID_HEADER, RequestId, RequestIdService, RequestIdValue};
 pub use request_metrics::{
