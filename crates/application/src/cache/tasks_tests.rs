@@ -238,14 +238,20 @@ async fn lists_are_cached_until_a_write_invalidates_them() {
     assert_eq!(tasks.lists.load(Ordering::SeqCst), 4);
 }
 
+/// Reads `id` through the cache in a task of its own (the fixture's loads take time).
+fn read_in_background(
+    service: &CachedTaskService,
+    id: TaskId,
+) -> tokio::task::JoinHandle<Result<Task, TaskError>> {
+    let service = service.clone();
+    tokio::spawn(async move { service.get(id).await })
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_load_overlapping_a_write_does_not_leave_the_old_value_cached() {
     let (service, _tasks) = fixture();
     let task = service.inner().create(owner(), input("v1")).await.unwrap();
-    let reader = {
-        let service = service.clone();
-        tokio::spawn(async move { service.get(task.id).await })
-    };
+    let reader = read_in_background(&service, task.id);
     // The reader has read "v1" and is still on its way back when the update commits.
     tokio::time::sleep(Duration::from_millis(5)).await;
     service.update(task.id, rename("v2"), None).await.unwrap();
@@ -257,10 +263,7 @@ async fn a_load_overlapping_a_write_does_not_leave_the_old_value_cached() {
 async fn a_load_overlapping_another_instances_write_does_not_keep_its_result() {
     let (service, tasks) = fixture();
     let task = service.inner().create(owner(), input("v1")).await.unwrap();
-    let reader = {
-        let service = service.clone();
-        tokio::spawn(async move { service.get(task.id).await })
-    };
+    let reader = read_in_background(&service, task.id);
     // Another instance commits "v2" while this reader is on its way back with "v1", and
     // its invalidation message arrives before the reader stores what it read.
     tokio::time::sleep(Duration::from_millis(5)).await;
