@@ -126,18 +126,17 @@ impl CachedTaskService {
         Ok(outcome)
     }
 
-    /// The live task (7.4), from `task:{id}` when cached; concurrent misses load once.
+    /// The live task (7.4), from `task:{id}` when cached; concurrent misses load once. A
+    /// hit hands out the cached value itself (shared, never copied).
     ///
     /// # Errors
     /// As [`TaskService::get`] (a missing task is never cached).
-    pub async fn get(&self, id: TaskId) -> Result<Task, TaskError> {
+    pub async fn get(&self, id: TaskId) -> Result<Arc<Task>, TaskError> {
         let Some(cache) = &self.cache else {
-            return self.inner.get(id).await;
+            return self.inner.get(id).await.map(Arc::new);
         };
-        let task = self
-            .read_through(cache, &task_key(id), TASK_TTL, || self.inner.get(id))
-            .await?;
-        Ok(Task::clone(&task))
+        self.read_through(cache, &task_key(id), TASK_TTL, || self.inner.get(id))
+            .await
     }
 
     /// Updates a task (7.5); the `If-Match` check always happens in the database. Then

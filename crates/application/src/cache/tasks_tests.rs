@@ -242,7 +242,7 @@ async fn lists_are_cached_until_a_write_invalidates_them() {
 fn read_in_background(
     service: &CachedTaskService,
     id: TaskId,
-) -> tokio::task::JoinHandle<Result<Task, TaskError>> {
+) -> tokio::task::JoinHandle<Result<Arc<Task>, TaskError>> {
     let service = service.clone();
     tokio::spawn(async move { service.get(id).await })
 }

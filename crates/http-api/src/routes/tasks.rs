@@ -6,6 +6,8 @@
 //! Order of checks on `/tasks/{id}`: id syntax and existence (404) before authorization
 //! (403), as 7.4 says.
 
+use std::sync::Arc;
+
 use actix_web::{
     HttpRequest, HttpResponse,
     http::{StatusCode, header},
@@ -272,7 +274,7 @@ fn owned(task: &Task) -> AccessTarget {
 }
 
 /// The live task, or the 404 (existence is checked before authorization, 7.4).
-async fn existing(tasks: &CachedTaskService, id: TaskId) -> Result<Task, ApiError> {
+async fn existing(tasks: &CachedTaskService, id: TaskId) -> Result<Arc<Task>, ApiError> {
     tasks
         .get(id)
         .await
@@ -298,7 +300,7 @@ async fn get(
     if not_modified {
         return Ok(with_etag(HttpResponse::NotModified().finish(), &task));
     }
-    Ok(with_etag(HttpResponse::Ok().json(&task), &task))
+    Ok(with_etag(HttpResponse::Ok().json(task.as_ref()), &task))
 }
 
 async fn update(
